@@ -1,0 +1,1 @@
+"""The ``simrec`` command: argument parsing and dispatch only."""

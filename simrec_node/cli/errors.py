@@ -1,0 +1,7 @@
+"""Turning user mistakes into one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """A command-line mistake the user can fix; printed as ``simrec: error: ...``."""

@@ -1,0 +1,37 @@
+"""The ROS 2-style node graph on Eclipse Zenoh: nodes, typed topics, QoS, discovery."""
+
+from .discovery import Endpoint
+from .names import InvalidNameError, resolve_topic
+from .node import Node
+from .parameters import ParameterError, Parameters
+from .publisher import Publisher
+from .qos import BEST_EFFORT, LATCHED, RELIABLE, SENSOR_DATA, Durability, QoS, Reliability
+from .sequence import GapCounter
+from .subscription import Subscription
+from .timer import Timer
+from .types import TypeInfo
+from .wire import RawMessage
+from .zenoh_config import ConfigError
+
+__all__ = [
+    "BEST_EFFORT",
+    "LATCHED",
+    "RELIABLE",
+    "SENSOR_DATA",
+    "ConfigError",
+    "Durability",
+    "Endpoint",
+    "GapCounter",
+    "InvalidNameError",
+    "Node",
+    "ParameterError",
+    "Parameters",
+    "Publisher",
+    "QoS",
+    "RawMessage",
+    "Reliability",
+    "Subscription",
+    "Timer",
+    "TypeInfo",
+    "resolve_topic",
+]

@@ -1,0 +1,136 @@
+"""Subscriptions: Zenoh samples turned into messages on a thread of their own."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zenoh
+import zenoh.ext
+
+from .discovery import token_key
+from .names import has_wildcards, key_to_topic, topic_to_key
+from .qos import Durability, QoS, Reliability
+from .types import TypeInfo
+from .wire import HEADER_SIZE, RawMessage, type_name_of, unpack_header
+
+log = logging.getLogger("simrec.graph")
+
+
+class Subscription:
+    """Delivers messages of one topic (or topic pattern) to a callback.
+
+    With a message type the callback gets decoded messages; with ``None`` it gets
+    ``RawMessage`` (bytes plus type name, publisher id, sequence and stamps) and the type's
+    schema is looked up with ``Node.lookup_type``. Callbacks run on this subscription's own
+    thread, in arrival order. Reliable subscriptions queue up to ``qos.depth`` messages
+    and then hold the transport back; best-effort ones keep only the newest ``depth``.
+    """
+
+    def __init__(
+        self,
+        session: zenoh.Session,
+        domain: str,
+        topic: str,
+        type_info: TypeInfo | None,
+        callback: Callable[[Any], None],
+        qos: QoS,
+    ) -> None:
+        self.topic = topic
+        self.type_info = type_info
+        self.qos = qos
+        self.received = 0
+        self.type_mismatches = 0
+        self._domain = domain
+        self._callback = callback
+        self._decode = type_info.message_class.FromString if type_info else None
+        self._topics_by_key: dict[str, str] = {}
+        self._types_by_encoding: dict[str, str] = {}
+        key = topic_to_key(domain, topic)
+        handler = (
+            zenoh.handlers.FifoChannel(qos.depth)
+            if qos.reliability is Reliability.RELIABLE
+            else zenoh.handlers.RingChannel(qos.depth)
+        )
+        if qos.durability is Durability.TRANSIENT_LOCAL:
+            self._zenoh_subscriber = zenoh.ext.declare_advanced_subscriber(
+                session,
+                key,
+                handler,
+                history=zenoh.ext.HistoryConfig(detect_late_publishers=True, max_samples=qos.depth),
+            )
+        else:
+            self._zenoh_subscriber = session.declare_subscriber(key, handler)
+        self._token = None
+        if not has_wildcards(topic):
+            self._token = session.liveliness().declare_token(
+                token_key(domain, "sub", random.getrandbits(63), type_info.name if type_info else "", topic)
+            )
+        self._thread = threading.Thread(target=self._run, name=f"sub {topic}", daemon=True)
+        self._thread.start()
+
+    def _topic_of(self, key: str) -> str:
+        topic = self._topics_by_key.get(key)
+        if topic is None:
+            topic = self._topics_by_key[key] = key_to_topic(self._domain, key)
+        return topic
+
+    def _type_of(self, encoding: str) -> str:
+        type_name = self._types_by_encoding.get(encoding)
+        if type_name is None:
+            type_name = self._types_by_encoding[encoding] = type_name_of(encoding)
+        return type_name
+
+    def _run(self) -> None:
+        for sample in self._zenoh_subscriber:
+            try:
+                self._deliver(sample)
+            except Exception:
+                log.exception("callback of subscription %s raised", self.topic)
+
+    def _deliver(self, sample: zenoh.Sample) -> None:
+        attachment = sample.attachment
+        header = attachment.to_bytes() if attachment is not None else b""
+        if len(header) == HEADER_SIZE:
+            publisher_id, sequence, stamp = unpack_header(header)
+        else:  # a plain Zenoh publisher outside simrec
+            publisher_id, sequence, stamp = 0, self.received, time.time_ns()
+        self.received += 1
+        type_name = self._type_of(str(sample.encoding))
+        if self._decode is not None:
+            if type_name != self.type_info.name:
+                self.type_mismatches += 1
+                if self.type_mismatches == 1:
+                    log.warning(
+                        "%s carries %s, not %s: skipping such messages",
+                        self.topic,
+                        type_name,
+                        self.type_info.name,
+                    )
+                return
+            self._callback(self._decode(sample.payload.to_bytes()))
+            return
+        self._callback(
+            RawMessage(
+                self._topic_of(str(sample.key_expr)),
+                type_name,
+                sample.payload.to_bytes(),
+                publisher_id,
+                sequence,
+                stamp,
+                time.time_ns(),
+            )
+        )
+
+    def close(self) -> None:
+        """Stop delivery; messages still queued are dropped."""
+        if self._token is not None:
+            self._token.undeclare()
+            self._token = None
+        self._zenoh_subscriber.undeclare()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)

@@ -1,0 +1,53 @@
+"""Data model for `simrec info`: plain frozen dataclasses so the CLI can render or serialize them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class LogFileError(Exception):
+    """One-line, user-facing: what is wrong with which file and what to do.
+
+    The CLI prints ``str(err)`` and exits non-zero; it never needs a traceback.
+    """
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """Per-topic counts. Times are log times in ns; ``None`` when the topic has no messages."""
+
+    topic: str
+    type_name: str
+    message_encoding: str
+    count: int
+    frequency_hz: float | None
+    first_time_ns: int | None
+    last_time_ns: int | None
+    dropped: int = 0
+    dropped_detail: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """Everything `simrec info` shows about one MCAP file.
+
+    ``indexed`` is True when counts come from the file's summary section (cheap, exact); False
+    when they come from a scan of the data section (file not closed cleanly). ``start_ns`` and
+    ``end_ns`` are ``None`` when the file holds no messages.
+    """
+
+    path: str
+    size_bytes: int
+    start_ns: int | None
+    end_ns: int | None
+    duration_s: float
+    message_count: int
+    compression: set[str]
+    chunk_count: int
+    topics: list[TopicSummary]
+    recording: dict[str, str]
+    user_meta: dict[str, str]
+    library: str
+    profile: str
+    indexed: bool
+    warnings: list[str] = field(default_factory=list)

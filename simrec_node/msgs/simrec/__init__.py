@@ -1,0 +1,1 @@
+"""Code generated from schemas/simrec by simrec_node.msgs.regenerate."""

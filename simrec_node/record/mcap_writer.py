@@ -1,0 +1,535 @@
+"""A lean, spec-exact MCAP writer for the recorder's hot path.
+
+Why our own: ``mcap.writer.Writer`` costs ~3.8 µs per message, which is too much when a Zenoh
+subscriber shares the GIL at 150k+ msg/s, and foxglove-sdk's writer cannot set ``publish_time`` or
+``sequence``. This writer appends each Message record to a per-chunk ``bytearray`` with one
+precompiled ``struct.pack`` and keeps the MessageIndex data as flat per-channel lists; everything
+else (compression, CRCs, indexes, statistics) happens once per chunk.
+
+Layout written (https://mcap.dev/spec): magic, Header, [Schema | Channel | Metadata |
+Chunk + MessageIndex...]*, DataEnd (with data-section CRC), summary section (Schema, Channel,
+Statistics, ChunkIndex, MetadataIndex groups), SummaryOffset records, Footer (with summary CRC),
+magic.
+
+Not thread-safe: one recorder thread owns a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Callable
+from types import TracebackType
+from typing import BinaryIO, NoReturn
+
+import lz4.frame
+import zstandard
+
+__all__ = ["MAGIC", "McapWriter", "crc32_combine"]
+
+MAGIC = b"\x89MCAP0\r\n"
+
+# Record opcodes (MCAP spec).
+_OP_HEADER = 0x01
+_OP_FOOTER = 0x02
+_OP_SCHEMA = 0x03
+_OP_CHANNEL = 0x04
+_OP_MESSAGE = 0x05
+_OP_CHUNK = 0x06
+_OP_MESSAGE_INDEX = 0x07
+_OP_CHUNK_INDEX = 0x08
+_OP_STATISTICS = 0x0B
+_OP_METADATA = 0x0C
+_OP_METADATA_INDEX = 0x0D
+_OP_SUMMARY_OFFSET = 0x0E
+_OP_DATA_END = 0x0F
+
+# opcode u8, record length u64, channel_id u16, sequence u32, log_time u64, publish_time u64.
+_MESSAGE_HEADER = struct.Struct("<BQHIQQ")
+_MESSAGE_OVERHEAD = _MESSAGE_HEADER.size  # 31 bytes before the payload
+_MESSAGE_FIXED = _MESSAGE_OVERHEAD - 9  # record length = this + len(data)
+_RECORD_PREFIX = struct.Struct("<BQ")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+# Chunk record up to (and excluding) the compression string:
+# message_start_time, message_end_time, uncompressed_size, uncompressed_crc.
+_CHUNK_HEAD = struct.Struct("<BQQQQI")
+_MESSAGE_INDEX_HEAD = struct.Struct("<BQHI")
+_U16_U64 = struct.Struct("<HQ")
+
+_LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+_MAX_ID = 0xFFFF
+
+_COMPRESSIONS = {"zstd": "zstd", "lz4": "lz4", "none": "", "": ""}
+
+
+_CRC_POLY = 0xEDB88320  # reflected CRC-32 (zlib.crc32)
+# Combining CRCs costs up to ~0.2 ms in Python; re-reading a buffer costs ~0.4 ms per MiB.
+_CRC_COMBINE_MIN = 1 << 20
+
+
+def _gf2_multmodp(a: int, b: int) -> int:
+    """Multiply a(x) by b(x) modulo the CRC-32 polynomial (zlib's multmodp)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if (a & (m - 1)) == 0:
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+_X2N = [1 << 30]  # x^(2^k) mod p, k = 0..31
+for _ in range(31):
+    _X2N.append(_gf2_multmodp(_X2N[-1], _X2N[-1]))
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """zlib.crc32(a + b) from crc32(a), crc32(b) and len(b), without re-reading b.
+
+    Why: a raw (uncompressed) chunk's CRC is already known, so the data-section CRC can absorb it
+    in O(log len) instead of a second pass over megabytes. Port of zlib's crc32_combine.
+    """
+    p = 1 << 31  # x^0
+    n = len2
+    k = 3  # x^(8 * len2): bytes -> bits
+    while n:
+        if n & 1:
+            p = _gf2_multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _gf2_multmodp(p, crc1) ^ crc2
+
+
+def _string(value: str) -> bytes:
+    """MCAP String: uint32 byte length + UTF-8."""
+    raw = value.encode("utf-8")
+    return _U32.pack(len(raw)) + raw
+
+
+def _bytes_field(value: bytes) -> bytes:
+    """MCAP Bytes with a uint32 length prefix (Schema.data)."""
+    return _U32.pack(len(value)) + value
+
+
+def _string_map(values: dict[str, str]) -> bytes:
+    """MCAP Map<string, string>: uint32 byte length of the entries, then key/value strings."""
+    body = b"".join(_string(k) + _string(v) for k, v in values.items())
+    return _U32.pack(len(body)) + body
+
+
+def _u16_u64_map(values: dict[int, int]) -> bytes:
+    """MCAP Map<uint16, uint64> (ChunkIndex offsets, Statistics counts)."""
+    body = b"".join(_U16_U64.pack(k, v) for k, v in values.items())
+    return _U32.pack(len(body)) + body
+
+
+def _record(opcode: int, content: bytes) -> bytes:
+    return _RECORD_PREFIX.pack(opcode, len(content)) + content
+
+
+def _check_str_dict(values: dict[str, str], what: str) -> None:
+    for k, v in values.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"{what} keys and values must be str, got {k!r}: {v!r}")
+
+
+class McapWriter:
+    """Write an MCAP file: chunked, indexed, with a full summary section.
+
+    ``write()`` is the hot path (~0.5-0.7 µs for a 100-byte message); everything else is cold.
+    A chunk is closed when the next message would push its records past ``chunk_size``, so a
+    message larger than ``chunk_size`` sits in a chunk of its own. ``compression_level`` applies to
+    zstd only; lz4 always uses its fast mode (its HC levels are far too slow for live recording). A
+    chunk whose compressed form is not smaller than its raw records is stored uncompressed
+    (``compression=""``), which the spec allows per chunk. Compression and CRCs release the GIL.
+
+    ``OSError`` from the file propagates from whichever call hit it (write() closes chunks too);
+    the file is then unusable: close() the writer (it may raise again) and report.
+    """
+
+    # The hot path: write(channel_id, sequence, log_time, publish_time, data) -> None.
+    # An instance attribute (a closure, see _bind_write) rather than a method, for speed.
+    write: Callable[[int, int, int, int, bytes], None]
+
+    __slots__ = (
+        "_buf",
+        "_channel_counts",
+        "_channel_records",
+        "_chunk_count",
+        "_chunk_indexes",
+        "_chunk_size",
+        "_closed",
+        "_compress",
+        "_compression",
+        "_data_crc",
+        "_fh",
+        "_index",
+        "_limit",
+        "_message_count",
+        "_message_end",
+        "_message_start",
+        "_metadata_count",
+        "_metadata_indexes",
+        "_owns_fh",
+        "_pos",
+        "_schema_ids",
+        "_schema_records",
+        "write",
+    )
+
+    def __init__(
+        self,
+        output: str | os.PathLike[str] | BinaryIO,
+        *,
+        compression: str = "zstd",
+        chunk_size: int = 4 * 1024 * 1024,
+        profile: str = "",
+        library: str = "simrec",
+        compression_level: int = 3,
+    ) -> None:
+        if compression not in _COMPRESSIONS:
+            raise ValueError(f"unknown compression {compression!r}; expected 'zstd', 'lz4' or 'none'")
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self._compression = _COMPRESSIONS[compression]
+        if self._compression == "zstd":
+            self._compress = zstandard.ZstdCompressor(level=compression_level).compress
+        elif self._compression == "lz4":
+            self._compress = lz4.frame.compress
+        else:
+            self._compress = None
+        self._chunk_size = chunk_size
+        # Close the open chunk before a message would push it past chunk_size (a larger
+        # message then sits in a chunk of its own).
+        self._limit = chunk_size - _MESSAGE_OVERHEAD
+        self._buf = bytearray()  # the open chunk's records; mutated, never rebound
+        # channel id -> flat [log_time, offset, log_time, offset, ...] for the open chunk.
+        self._index: dict[int, list[int]] = {}
+        self._schema_ids: dict[tuple[str, str, bytes], int] = {}
+        self._schema_records: list[bytes] = []
+        self._channel_records: list[bytes] = []
+        self._channel_counts: dict[int, int] = {}
+        self._chunk_indexes: list[bytes] = []
+        self._metadata_indexes: list[bytes] = []
+        self._chunk_count = 0
+        self._metadata_count = 0
+        self._message_count = 0  # messages in already-written chunks
+        self._message_start: int | None = None
+        self._message_end = 0
+        self._pos = 0
+        self._data_crc = 0
+        self._closed = False
+        self.write = self._bind_write()
+        if isinstance(output, (str, os.PathLike)):
+            self._fh: BinaryIO = open(output, "wb")  # noqa: SIM115 - closed in close()
+            self._owns_fh = True
+        else:
+            self._fh = output
+            self._owns_fh = False
+        try:
+            self._write(MAGIC)
+            self._write(_record(_OP_HEADER, _string(profile) + _string(library)))
+        except BaseException:
+            if self._owns_fh:
+                self._fh.close()
+            raise
+
+    # ------------------------------------------------------------------ hot path
+
+    def _bind_write(self) -> Callable[[int, int, int, int, bytes], None]:
+        """Build the hot-path ``write`` as a closure over locals.
+
+        Why: cell-variable loads are cheaper than ``self._x`` attribute loads; this saves ~0.25 µs of
+        ~1 µs per message. The chunk buffer and index dict are never rebound, only mutated.
+        """
+        index = self._index
+        buf = self._buf
+        limit = self._limit
+        pack = _MESSAGE_HEADER.pack
+        make_room = self._make_room
+        raise_bad_channel = self._raise_bad_channel
+
+        def write(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
+            """Append one message (log_time/publish_time in ns; sequence stored mod 2**32)."""
+            nonlocal buf
+            idx = index.get(channel_id)
+            if idx is None:
+                raise_bad_channel(channel_id)
+            n = len(data)
+            if len(buf) + n > limit:
+                make_room()
+            # Pack first: a bad argument must not leave an index entry without a record.
+            head = pack(
+                _OP_MESSAGE, _MESSAGE_FIXED + n, channel_id, sequence & 0xFFFFFFFF, log_time, publish_time
+            )
+            idx.append(log_time)
+            idx.append(len(buf))
+            buf += head
+            buf += data
+
+        return write
+
+    def _raise_bad_channel(self, channel_id: int) -> NoReturn:
+        if self._closed:
+            raise RuntimeError("McapWriter is closed")
+        raise ValueError(f"unknown channel id {channel_id!r}; register it with add_channel() first")
+
+    def _make_room(self) -> None:
+        if self._buf:
+            self._finish_chunk()
+
+    # ------------------------------------------------------------------ cold API
+
+    def add_schema(self, name: str, encoding: str, data: bytes) -> int:
+        """Register a schema and return its id (>= 1); identical (name, encoding, data) share an id."""
+        self._check_open()
+        key = (name, encoding, bytes(data))
+        existing = self._schema_ids.get(key)
+        if existing is not None:
+            return existing
+        schema_id = len(self._schema_records) + 1
+        if schema_id > _MAX_ID:
+            raise ValueError("too many schemas (MCAP schema ids are uint16)")
+        record = _record(
+            _OP_SCHEMA, _U16.pack(schema_id) + _string(name) + _string(encoding) + _bytes_field(key[2])
+        )
+        self._write(record)
+        self._schema_ids[key] = schema_id
+        self._schema_records.append(record)
+        return schema_id
+
+    def add_channel(
+        self, topic: str, message_encoding: str, schema_id: int, metadata: dict[str, str] | None = None
+    ) -> int:
+        """Register a channel and return its id; schema_id 0 means schemaless."""
+        self._check_open()
+        if schema_id != 0 and not 1 <= schema_id <= len(self._schema_records):
+            raise ValueError(f"unknown schema id {schema_id!r}")
+        metadata = dict(metadata or {})
+        _check_str_dict(metadata, "channel metadata")
+        channel_id = len(self._channel_records) + 1
+        if channel_id > _MAX_ID:
+            raise ValueError("too many channels (MCAP channel ids are uint16)")
+        record = _record(
+            _OP_CHANNEL,
+            _U16.pack(channel_id)
+            + _U16.pack(schema_id)
+            + _string(topic)
+            + _string(message_encoding)
+            + _string_map(metadata),
+        )
+        self._write(record)
+        self._channel_records.append(record)
+        self._index[channel_id] = []
+        return channel_id
+
+    def add_metadata(self, name: str, values: dict[str, str]) -> None:
+        """Write a Metadata record (indexed in the summary so readers find it without scanning)."""
+        self._check_open()
+        _check_str_dict(values, "metadata")
+        record = _record(_OP_METADATA, _string(name) + _string_map(values))
+        offset = self._pos
+        self._write(record)
+        self._metadata_count += 1
+        self._metadata_indexes.append(
+            _record(_OP_METADATA_INDEX, _U64.pack(offset) + _U64.pack(len(record)) + _string(name))
+        )
+
+    def flush(self) -> None:
+        """Close the open chunk and flush the file, so every message so far is on disk in a full chunk."""
+        self._check_open()
+        if self._buf:
+            self._finish_chunk()
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Write the last chunk, DataEnd, summary and footer; closes the file if we opened it.
+
+        Idempotent. If writing fails the writer is still marked closed (the file is unusable anyway).
+        """
+        if self._closed:
+            return
+        try:
+            if self._buf:
+                self._finish_chunk()
+            self._write(_record(_OP_DATA_END, _U32.pack(self._data_crc)))
+            self._write_summary()
+            self._fh.flush()
+        finally:
+            self._closed = True
+            self._index.clear()  # write() on a closed writer now takes the error path
+            self._buf.clear()
+            if self._owns_fh:
+                self._fh.close()
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the file so far (excludes the open, not yet compressed chunk)."""
+        return self._pos
+
+    @property
+    def message_count(self) -> int:
+        """Messages written so far, including those in the open chunk."""
+        return self._message_count + sum(len(v) for v in self._index.values()) // 2
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> McapWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("McapWriter is closed")
+
+    def _write(self, data: bytes | bytearray | memoryview, crc: int | None = None) -> None:
+        """Write to the file, tracking the offset and the data-section CRC.
+
+        ``crc`` (zlib.crc32 of ``data``, if the caller has it) lets big buffers skip a second CRC pass.
+        """
+        self._fh.write(data)
+        n = len(data)
+        self._pos += n
+        if crc is not None and n >= _CRC_COMBINE_MIN:
+            self._data_crc = crc32_combine(self._data_crc, crc, n)
+        else:
+            self._data_crc = zlib.crc32(data, self._data_crc)
+
+    def _finish_chunk(self) -> None:
+        """Compress the open chunk and write Chunk + MessageIndex records; remember its ChunkIndex."""
+        buf = self._buf
+        uncompressed_size = len(buf)
+        crc = zlib.crc32(buf)
+        compression = self._compression
+        payload: bytes | bytearray = buf
+        if self._compress is not None:
+            compressed = self._compress(buf)
+            if len(compressed) < uncompressed_size:
+                payload = compressed
+            else:
+                compression = ""  # incompressible: store raw, readers skip decompression
+        # Per-channel timing and counts from the flat [t, off, t, off...] lists (C-speed slices).
+        start = end = None
+        index_blobs: list[tuple[int, list[int]]] = []
+        for channel_id, entries in self._index.items():
+            if not entries:
+                continue
+            times = entries[0::2]
+            lo, hi = min(times), max(times)
+            start = lo if start is None or lo < start else start
+            end = hi if end is None or hi > end else end
+            index_blobs.append((channel_id, entries))
+        assert start is not None and end is not None
+        comp = _string(compression)
+        chunk_start = self._pos
+        chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + len(payload)
+        self._write(_CHUNK_HEAD.pack(_OP_CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp)
+        self._write(_U64.pack(len(payload)))
+        self._write(payload, crc if payload is buf else None)
+
+        index_start = self._pos
+        offsets: dict[int, int] = {}
+        parts: list[bytes] = []
+        pos = index_start
+        n_messages = 0
+        counts = self._channel_counts
+        for channel_id, entries in index_blobs:
+            arr = array("Q", entries)
+            if not _LITTLE_ENDIAN_HOST:
+                arr.byteswap()
+            body = arr.tobytes()
+            head = _MESSAGE_INDEX_HEAD.pack(_OP_MESSAGE_INDEX, 6 + len(body), channel_id, len(body))
+            offsets[channel_id] = pos
+            pos += len(head) + len(body)
+            parts.append(head)
+            parts.append(body)
+            k = len(entries) // 2
+            n_messages += k
+            counts[channel_id] = counts.get(channel_id, 0) + k
+            entries.clear()
+        self._write(b"".join(parts))
+        index_len = self._pos - index_start
+
+        self._chunk_indexes.append(
+            _record(
+                _OP_CHUNK_INDEX,
+                struct.pack("<QQQQ", start, end, chunk_start, chunk_len)
+                + _u16_u64_map(offsets)
+                + _U64.pack(index_len)
+                + comp
+                + struct.pack("<QQ", len(payload), uncompressed_size),
+            )
+        )
+        self._chunk_count += 1
+        self._message_count += n_messages
+        if self._message_start is None or start < self._message_start:
+            self._message_start = start
+        if end > self._message_end:
+            self._message_end = end
+        buf.clear()
+
+    def _write_summary(self) -> None:
+        """Summary section + SummaryOffset records + Footer (with summary CRC) + closing magic."""
+        summary_start = self._pos
+        summary = bytearray()
+        offsets = bytearray()
+
+        def group(opcode: int, records: list[bytes]) -> None:
+            if not records:
+                return
+            start = summary_start + len(summary)
+            for r in records:
+                summary.extend(r)
+            offsets.extend(
+                _record(
+                    _OP_SUMMARY_OFFSET,
+                    struct.pack("<BQQ", opcode, start, summary_start + len(summary) - start),
+                )
+            )
+
+        statistics = _record(
+            _OP_STATISTICS,
+            struct.pack(
+                "<QHIIIIQQ",
+                self._message_count,
+                len(self._schema_records),
+                len(self._channel_records),
+                0,  # attachments
+                self._metadata_count,
+                self._chunk_count,
+                self._message_start or 0,
+                self._message_end,
+            )
+            + _u16_u64_map(self._channel_counts),
+        )
+        group(_OP_SCHEMA, self._schema_records)
+        group(_OP_CHANNEL, self._channel_records)
+        group(_OP_STATISTICS, [statistics])
+        group(_OP_CHUNK_INDEX, self._chunk_indexes)
+        group(_OP_METADATA_INDEX, self._metadata_indexes)
+
+        summary_offset_start = summary_start + len(summary)
+        footer_head = struct.pack("<BQQQ", _OP_FOOTER, 20, summary_start, summary_offset_start)
+        summary_crc = zlib.crc32(footer_head, zlib.crc32(offsets, zlib.crc32(summary)))
+        self._write(summary)
+        self._write(offsets)
+        self._write(footer_head + _U32.pack(summary_crc))
+        self._write(MAGIC)

@@ -1,0 +1,225 @@
+"""The recorder: graph subscriptions -> bounded queue -> MCAP writer thread.
+
+Payload bytes go from the Zenoh sample to the file without being decoded. Everything that
+does not reach the file is counted per topic: sequence gaps (lost in transport), queue
+overflow (the disk could not keep up), and messages whose type has no schema on the graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simrec_node import __version__
+from simrec_node.graph import Node, QoS, RawMessage, Subscription
+
+from .mcap_writer import McapWriter
+from .selection import TopicSelection
+from .stats import RecordingStats
+
+log = logging.getLogger("simrec.record")
+_IDLE_SLEEP_S = 0.002
+
+
+@dataclass
+class RecordOptions:
+    """What ``simrec record`` was asked to do; the CLI only fills this in."""
+
+    output: Path
+    selection: TopicSelection
+    compression: str = "zstd"
+    chunk_size: int = 4 * 1024 * 1024
+    max_messages: int | None = None
+    max_queue_bytes: int = 1024 * 1024 * 1024
+    queue_depth: int = 10000
+    node_name: str = "simrec_recorder"
+    domain: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    command_line: str = ""
+
+
+class Recorder:
+    """Records the selected topics of the graph into one MCAP file.
+
+    ``start()`` subscribes and starts the writer thread; ``stop()`` stops taking messages,
+    writes everything already received, and closes the file with its indexes and summary.
+    """
+
+    def __init__(self, options: RecordOptions) -> None:
+        self.options = options
+        self.stats = RecordingStats()
+        self.started_ns = 0
+        self.finished = threading.Event()  # set when --max-messages is reached
+        self._queue: deque[RawMessage] = deque()
+        self._queued_bytes = 0
+        self._accepted = 0
+        self._queue_lock = threading.Lock()
+        self._selected: dict[str, bool] = {}
+        self._channels: dict[tuple[str, str], int] = {}
+        self._missing_schema: set[str] = set()
+        self._node: Node | None = None
+        self._subscriptions: list[Subscription] = []
+        self._writer: McapWriter | None = None
+        self._writer_thread: threading.Thread | None = None
+        self._writing = threading.Event()
+        self._write_error: BaseException | None = None
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    @property
+    def write_error(self) -> BaseException | None:
+        """The error that stopped the writer thread (a full disk, say), if any."""
+        return self._write_error
+
+    def start(self) -> None:
+        """Open the file and subscribe; on failure nothing is left running or half-written."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            self.options.output.unlink(missing_ok=True)
+            raise
+
+    def _start(self) -> None:
+        options = self.options
+        self._writer = McapWriter(
+            options.output,
+            compression=options.compression,
+            chunk_size=options.chunk_size,
+            library=f"simrec {__version__}",
+        )
+        self._node = Node(options.node_name, domain=options.domain)
+        self.started_ns = time.time_ns()
+        self._writer.add_metadata("simrec.recording", self._recording_metadata())
+        if options.meta:
+            self._writer.add_metadata("simrec.meta", dict(options.meta))
+        self._writing.set()
+        self._writer_thread = threading.Thread(target=self._write_loop, name="mcap writer", daemon=True)
+        self._writer_thread.start()
+        qos = QoS(depth=options.queue_depth)
+        patterns = ["/**"] if options.selection.needs_wildcard else list(options.selection.topics)
+        for pattern in patterns:
+            self._subscriptions.append(self._node.create_subscription(None, pattern, self._on_message, qos))
+
+    def stop(self) -> None:
+        """Finish the file: drain what was received, write stats, close. Safe to call twice."""
+        for subscription in self._subscriptions:
+            subscription.close()
+        self._subscriptions.clear()
+        self._writing.clear()
+        if self._writer_thread is not None:
+            self._writer_thread.join()
+            self._writer_thread = None
+        if self._writer is not None:
+            try:
+                if self._write_error is None:
+                    self._writer.add_metadata("simrec.topic_stats", self.stats.as_metadata())
+                self._writer.close()
+            finally:
+                self._writer = None
+        if self._node is not None:
+            self._node.shutdown()
+            self._node = None
+
+    def __enter__(self) -> Recorder:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _recording_metadata(self) -> dict[str, str]:
+        return {
+            "simrec_version": __version__,
+            "command_line": self.options.command_line or " ".join(sys.argv),
+            "host": socket.gethostname(),
+            "start_time_ns": str(self.started_ns),
+            "domain": self._node.domain,
+            "node_name": self.options.node_name,
+        }
+
+    # subscription threads -------------------------------------------------------------
+    def _on_message(self, message: RawMessage) -> None:
+        topic = message.topic
+        selected = self._selected.get(topic)
+        if selected is None:
+            selected = self._selected[topic] = self.options.selection.accepts(topic)
+        if not selected:
+            return
+        stats = self.stats.topic(topic)
+        stats.received += 1
+        stats.gap_dropped += stats.gaps.observe(message.publisher_id, message.sequence)
+        size = len(message.data)
+        with self._queue_lock:
+            limit = self.options.max_messages
+            if limit is not None and self._accepted >= limit:
+                return
+            if self._queued_bytes + size > self.options.max_queue_bytes:
+                stats.queue_dropped += 1
+                return
+            self._accepted += 1
+            self._queued_bytes += size
+            self._queue.append(message)
+            if limit is not None and self._accepted >= limit:
+                self.finished.set()
+
+    # writer thread --------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        queue = self._queue
+        try:
+            while True:
+                try:
+                    message = queue.popleft()
+                except IndexError:
+                    if not self._writing.is_set():
+                        return
+                    time.sleep(_IDLE_SLEEP_S)
+                    continue
+                self._write(message)
+        except BaseException as exc:  # a full disk must not pass silently: stop() reports it
+            self._write_error = exc
+            self._count_unwritten()
+
+    def _write(self, message: RawMessage) -> None:
+        size = len(message.data)
+        with self._queue_lock:
+            self._queued_bytes -= size
+        channel_id = self._channels.get((message.topic, message.type_name))
+        if channel_id is None:
+            channel_id = self._open_channel(message.topic, message.type_name)
+        stats = self.stats.topics[message.topic]
+        self._writer.write(
+            channel_id, message.sequence, message.receive_time_ns, message.publish_time_ns, message.data
+        )
+        stats.written += 1
+        stats.bytes_written += size
+
+    def _open_channel(self, topic: str, type_name: str) -> int:
+        """Register schema and channel on first sight; the schema comes from the graph."""
+        type_info = self._node.lookup_type(type_name) if type_name else None
+        if type_info is None:
+            if type_name not in self._missing_schema:
+                self._missing_schema.add(type_name)
+                log.warning("no schema for type %r on %s: recording it without one", type_name, topic)
+            schema_id = 0
+        else:
+            schema_id = self._writer.add_schema(type_info.name, "protobuf", type_info.descriptor_set)
+        channel_id = self._writer.add_channel(topic, "protobuf", schema_id)
+        self._channels[(topic, type_name)] = channel_id
+        return channel_id
+
+    def _count_unwritten(self) -> None:
+        """After a write failure, everything still queued is lost: count it as such."""
+        with self._queue_lock:
+            while self._queue:
+                message = self._queue.popleft()
+                self.stats.topic(message.topic).queue_dropped += 1
+            self._queued_bytes = 0

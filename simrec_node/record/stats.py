@@ -1,0 +1,63 @@
+"""Per-topic counters: what arrived, what was written, and what was lost where."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from simrec_node.graph import GapCounter
+
+
+@dataclass
+class TopicStats:
+    """Counts for one topic. ``gap_dropped``: lost in transport (sequence gaps);
+    ``queue_dropped``: refused because the recorder's queue was full."""
+
+    received: int = 0
+    written: int = 0
+    bytes_written: int = 0
+    gap_dropped: int = 0
+    queue_dropped: int = 0
+    gaps: GapCounter = field(default_factory=GapCounter, repr=False)
+
+    @property
+    def dropped(self) -> int:
+        return self.gap_dropped + self.queue_dropped
+
+    def as_json(self) -> str:
+        values = asdict(self)
+        values.pop("gaps")
+        return json.dumps(values, separators=(",", ":"))
+
+
+class RecordingStats:
+    """The recorder's counters, keyed by topic."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, TopicStats] = {}
+
+    def topic(self, name: str) -> TopicStats:
+        stats = self.topics.get(name)
+        if stats is None:
+            stats = self.topics[name] = TopicStats()
+        return stats
+
+    @property
+    def received(self) -> int:
+        return sum(s.received for s in self.topics.values())
+
+    @property
+    def written(self) -> int:
+        return sum(s.written for s in self.topics.values())
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(s.bytes_written for s in self.topics.values())
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.topics.values())
+
+    def as_metadata(self) -> dict[str, str]:
+        """The ``simrec.topic_stats`` metadata record: topic -> JSON counters."""
+        return {topic: stats.as_json() for topic, stats in sorted(self.topics.items())}

@@ -1,0 +1,52 @@
+"""Shared fixtures: a private graph domain per test, and running ``simrec`` for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HELPERS = Path(__file__).resolve().parent / "helpers"
+
+
+@pytest.fixture
+def domain(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A graph domain no other test (or concurrent run) uses."""
+    name = "t" + uuid.uuid4().hex[:12]
+    monkeypatch.setenv("SIMREC_DOMAIN", name)
+    return name
+
+
+def simrec_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "simrec_node.cli.main", *args]
+
+
+def start_process(command: list[str], domain: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+
+
+def wait_for_line(stream, needle: str, timeout_s: float = 20.0) -> str:
+    """Read lines until one contains ``needle``; fail with what was read otherwise."""
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"never saw {needle!r}; got:\n{''.join(seen)}")
+
+
+def publisher_command(*args: str) -> list[str]:
+    return [sys.executable, str(HELPERS / "publisher.py"), *args]

@@ -1,0 +1,143 @@
+"""The node graph on real Zenoh sessions: in one process and across processes."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import time
+
+import pytest
+
+from simrec_node.graph import BEST_EFFORT, LATCHED, Node, RawMessage
+from simrec_node.msgs import Clock, Scalars
+
+from .conftest import publisher_command, start_process, wait_for_line
+
+
+def _drain(q: queue.Queue, count: int, timeout_s: float = 10.0) -> list:
+    items = []
+    deadline = time.monotonic() + timeout_s
+    while len(items) < count and time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            items.append(q.get(timeout=0.1))
+    return items
+
+
+def test_typed_publish_subscribe_in_one_process(domain: str) -> None:
+    received: queue.Queue = queue.Queue()
+    with Node("talker") as talker, Node("listener") as listener:
+        listener.create_subscription(Clock, "/clock", received.put)
+        publisher = talker.create_publisher(Clock, "/clock")
+        assert publisher.wait_for_subscribers(10)
+        for step in range(50):
+            publisher.publish(Clock(step=step))
+        messages = _drain(received, 50)
+    assert [m.step for m in messages] == list(range(50))
+    assert all(isinstance(m, Clock) for m in messages)
+
+
+def test_raw_subscription_sees_stamps_sequences_and_schema(domain: str) -> None:
+    received: queue.Queue = queue.Queue()
+    with Node("talker", "/robot1") as talker, Node("listener") as listener:
+        listener.create_subscription(None, "/robot1/**", received.put)
+        publisher = talker.create_publisher(Scalars, "stats")
+        assert publisher.wait_for_subscribers(10)
+        for step in range(5):
+            publisher.publish(Scalars(step=step), stamp_ns=1_000 + step)
+        messages: list[RawMessage] = _drain(received, 5)
+        type_info = listener.lookup_type("simrec.Scalars")
+    assert [m.topic for m in messages] == ["/robot1/stats"] * 5
+    assert [m.sequence for m in messages] == list(range(5))
+    assert [m.publish_time_ns for m in messages] == [1_000 + i for i in range(5)]
+    assert {m.publisher_id for m in messages} == {publisher.publisher_id}
+    assert all(m.type_name == "simrec.Scalars" for m in messages)
+    assert type_info is not None
+    assert type_info.message_class.FromString(messages[3].data).step == 3
+
+
+def test_late_joiner_gets_history_with_transient_local(domain: str) -> None:
+    received: queue.Queue = queue.Queue()
+    with Node("talker") as talker, Node("listener") as listener:
+        publisher = talker.create_publisher(Clock, "/latched", LATCHED)
+        for step in range(3):
+            publisher.publish(Clock(step=step))
+        time.sleep(0.3)
+        listener.create_subscription(Clock, "/latched", received.put, LATCHED)
+        messages = _drain(received, 1, timeout_s=10)
+    assert [m.step for m in messages] == [2]
+
+
+def test_best_effort_subscription_keeps_the_newest(domain: str) -> None:
+    received: list[int] = []
+
+    def slow(message: Clock) -> None:
+        time.sleep(0.05)
+        received.append(message.step)
+
+    with Node("talker") as talker, Node("listener") as listener:
+        listener.create_subscription(Clock, "/fast", slow, BEST_EFFORT)
+        publisher = talker.create_publisher(Clock, "/fast", BEST_EFFORT)
+        assert publisher.wait_for_subscribers(10)
+        for step in range(200):
+            publisher.publish(Clock(step=step))
+        time.sleep(1.5)
+    assert received, "nothing arrived"
+    assert len(received) < 200  # the ring kept only the newest few while the callback was busy
+    assert received[-1] == 199
+    assert received == sorted(received)
+
+
+def test_type_without_generated_code_crosses_processes(domain: str) -> None:
+    """A subscriber decodes a type it has no code for, with the schema it fetches from the graph."""
+    received: queue.Queue = queue.Queue()
+    with Node("listener") as listener:
+        listener.create_subscription(None, "/custom", received.put)
+        process = start_process(
+            publisher_command("--topic", "/custom", "--type", "custom", "--count", "20"), domain
+        )
+        try:
+            wait_for_line(process.stdout, "published 20")
+            messages = _drain(received, 20)
+            type_info = listener.lookup_type("test.Custom")
+            topics = listener.topics()
+        finally:
+            process.wait(timeout=20)
+    assert len(messages) == 20
+    assert type_info is not None
+    decoded = [type_info.message_class.FromString(m.data) for m in messages]
+    assert [list(d.values) for d in decoded] == [[float(i)] for i in range(20)]
+    assert topics.get("/custom") == ["test.Custom"]
+
+
+def test_timer_fires_at_its_rate(domain: str) -> None:
+    ticks: list[float] = []
+    with Node("ticker") as node:
+        timer = node.create_timer(0.02, lambda: ticks.append(time.monotonic()))
+        time.sleep(0.5)
+        timer.cancel()
+        count = len(ticks)
+        time.sleep(0.1)
+    assert 5 <= count <= 30
+    assert len(ticks) == count  # nothing after cancel
+
+
+def test_topic_list_shows_publishers_and_types(domain: str) -> None:
+    with Node("a", "/ns") as node:
+        node.create_publisher(Clock, "/clock")
+        node.create_publisher(Scalars, "reward")
+        time.sleep(0.2)
+        topics = node.topics()
+    assert topics == {"/clock": ["simrec.Clock"], "/ns/reward": ["simrec.Scalars"]}
+
+
+def test_remaps_apply_to_resolved_names(domain: str) -> None:
+    with Node("sim", "/r1", remaps={"state": "/other/state"}) as node:
+        assert node.resolve_topic("state") == "/other/state"
+        assert node.resolve_topic("clock") == "/r1/clock"
+
+
+def test_shut_down_node_refuses_new_entities(domain: str) -> None:
+    node = Node("gone")
+    node.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        node.create_timer(1.0, lambda: None)
