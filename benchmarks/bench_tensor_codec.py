@@ -65,12 +65,17 @@ def _cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
 
     return [
         ("tensor encode [4096,64] f32", lambda: encode_tensor(qpos), qpos.tobytes),
-        ("tensor decode [4096,64] f32", lambda: decode_tensor(tensor_bytes),
-         lambda: np.frombuffer(raw, dtype=np.float32).reshape(NUM_ENVS, DOF)),
-        ("state batch encode (3 tensors)",
-         lambda: encode_state_batch(batch, step=7, sim_time=0.07), batch_baseline_encode),
-        ("state batch decode (3 tensors)", lambda: decode_state_batch(batch_bytes),
-         batch_baseline_decode),
+        (
+            "tensor decode [4096,64] f32",
+            lambda: decode_tensor(tensor_bytes),
+            lambda: np.frombuffer(raw, dtype=np.float32).reshape(NUM_ENVS, DOF),
+        ),
+        (
+            "state batch encode (3 tensors)",
+            lambda: encode_state_batch(batch, step=7, sim_time=0.07),
+            batch_baseline_encode,
+        ),
+        ("state batch decode (3 tensors)", lambda: decode_state_batch(batch_bytes), batch_baseline_decode),
     ]
 
 
@@ -80,16 +85,20 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--min-seconds", type=float, default=0.05, help="per repeat")
     args = parser.parse_args()
-    print(f"{'operation':32} {'codec best':>11} {'median':>9} {'base best':>10} {'median':>9}"
-          f" {'ratio best':>10} {'median':>7}")
+    print(
+        f"{'operation':32} {'codec best':>11} {'median':>9} {'base best':>10} {'median':>9}"
+        f" {'ratio best':>10} {'median':>7}"
+    )
     worst = 0.0
     for name, codec, baseline in _cases():
         c_best, c_med = _time(codec, args.repeat, args.min_seconds)
         b_best, b_med = _time(baseline, args.repeat, args.min_seconds)
         ratio_best, ratio_med = c_best / b_best, c_med / b_med
         worst = max(worst, ratio_med)
-        print(f"{name:32} {c_best * 1e6:9.2f}us {c_med * 1e6:7.2f}us {b_best * 1e6:8.2f}us"
-              f" {b_med * 1e6:7.2f}us {ratio_best:9.2f}x {ratio_med:6.2f}x")
+        print(
+            f"{name:32} {c_best * 1e6:9.2f}us {c_med * 1e6:7.2f}us {b_best * 1e6:8.2f}us"
+            f" {b_med * 1e6:7.2f}us {ratio_best:9.2f}x {ratio_med:6.2f}x"
+        )
     verdict = "within" if worst <= TARGET_RATIO else "OVER"
     print(f"worst median ratio {worst:.2f}x: {verdict} the {TARGET_RATIO:g}x target")
     return 0 if worst <= TARGET_RATIO else 1

@@ -28,7 +28,7 @@ def simrec_command(*args: str) -> list[str]:
 
 
 def start_process(command: list[str], domain: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
     )

@@ -89,7 +89,9 @@ class Camera:
             scale = self.focal / d
             mm = min(int(d * 1000), 65535)
             self._rect(rgb, depth, u0, v0, u1, v1, color * 0.6, mm)
-            (pu, bu), (pv, bv), _ = self.project(np.array([x, bobs[lane, 0]]), lane, [PIVOT_HEIGHT, bobs[lane, 1]])
+            (pu, bu), (pv, bv), _ = self.project(
+                np.array([x, bobs[lane, 0]]), lane, [PIVOT_HEIGHT, bobs[lane, 1]]
+            )
             self._capsule(rgb, depth, pu, pv, bu, bv, POLE_RADIUS * scale + 0.5, (235, 235, 235), mm)
             self._capsule(rgb, depth, bu, bv, bu, bv, BOB_RADIUS * scale, color, mm)
 

@@ -41,7 +41,9 @@ class TransformTree:
         self.count = count
         self.prefix = prefix
         self.message = FrameTransforms()
-        camera = self.message.transforms.add(parent_frame_id=WORLD_FRAME, child_frame_id=prefix + CAMERA_FRAME)
+        camera = self.message.transforms.add(
+            parent_frame_id=WORLD_FRAME, child_frame_id=prefix + CAMERA_FRAME
+        )
         camera.translation.y, camera.translation.z = -CAMERA_DISTANCE, CAMERA_HEIGHT
         # Optical frame (x right, y down, z forward) looking along world +y.
         half = math.sqrt(0.5)

@@ -99,7 +99,10 @@ class Node:
         type_info = TypeInfo.of(message_type) if message_type is not None else None
         if type_info is None and has_wildcards(resolved) and qos.durability.value != "volatile":
             raise ValueError("late-joiner history needs a concrete topic, not a pattern")
-        subscription = Subscription(self._session, self.domain, resolved, type_info, callback, qos)
+        message_class = message_type if isinstance(message_type, type) else None
+        subscription = Subscription(
+            self._session, self.domain, resolved, type_info, callback, qos, message_class
+        )
         self._track(subscription)
         return subscription
 

@@ -45,7 +45,12 @@ class Publisher:
         )
         if qos.durability is Durability.TRANSIENT_LOCAL:
             self._zenoh_publisher = zenoh.ext.declare_advanced_publisher(
-                session, key, cache=zenoh.ext.CacheConfig(qos.depth), publisher_detection=True, **options
+                session,
+                key,
+                cache=zenoh.ext.CacheConfig(qos.depth),
+                sample_miss_detection=zenoh.ext.MissDetectionConfig(),
+                publisher_detection=True,
+                **options,
             )
         else:
             self._zenoh_publisher = session.declare_publisher(key, **options)

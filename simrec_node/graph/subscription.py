@@ -11,6 +11,7 @@ from typing import Any
 
 import zenoh
 import zenoh.ext
+from google.protobuf.message import Message
 
 from .discovery import token_key
 from .names import has_wildcards, key_to_topic, topic_to_key
@@ -39,6 +40,7 @@ class Subscription:
         type_info: TypeInfo | None,
         callback: Callable[[Any], None],
         qos: QoS,
+        message_class: type[Message] | None = None,
     ) -> None:
         self.topic = topic
         self.type_info = type_info
@@ -47,7 +49,9 @@ class Subscription:
         self.type_mismatches = 0
         self._domain = domain
         self._callback = callback
-        self._decode = type_info.message_class.FromString if type_info else None
+        if type_info is not None and message_class is None:
+            message_class = type_info.message_class
+        self._decode = message_class.FromString if message_class is not None else None
         self._topics_by_key: dict[str, str] = {}
         self._types_by_encoding: dict[str, str] = {}
         key = topic_to_key(domain, topic)
@@ -70,6 +74,7 @@ class Subscription:
             self._token = session.liveliness().declare_token(
                 token_key(domain, "sub", random.getrandbits(63), type_info.name if type_info else "", topic)
             )
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"sub {topic}", daemon=True)
         self._thread.start()
 
@@ -127,7 +132,10 @@ class Subscription:
         )
 
     def close(self) -> None:
-        """Stop delivery; messages still queued are dropped."""
+        """Stop taking messages; those already queued are still delivered before this returns."""
+        if self._closed:
+            return
+        self._closed = True
         if self._token is not None:
             self._token.undeclare()
             self._token = None

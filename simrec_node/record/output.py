@@ -19,10 +19,10 @@ def default_output_name(now: float | None = None) -> Path:
 def prepare_output(path: str | os.PathLike | None, *, overwrite: bool = False) -> Path:
     """Resolve the output path and check, before recording starts, that it can be written."""
     target = Path(path) if path is not None else default_output_name()
-    if target.suffix == "":
-        target = target.with_suffix(".mcap")
     if target.is_dir():
         raise OutputError(f"{target} is a directory: give a file name such as {target / 'run.mcap'}")
+    if target.suffix == "":
+        target = target.with_suffix(".mcap")
     if target.exists() and not overwrite:
         raise OutputError(f"{target} already exists: choose another name or pass --overwrite")
     parent = target.parent if str(target.parent) else Path(".")

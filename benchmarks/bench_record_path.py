@@ -1,0 +1,112 @@
+"""The recorder's whole path against the bare MCAP writer, in one run.
+
+publisher process -> Zenoh (shared memory for big payloads) -> Recorder -> MCAP on disk,
+compared with McapWriter writing the same bytes with no graph in between. Run:
+
+    python benchmarks/bench_record_path.py [--reps 3] [--compression zstd]
+
+Targets (issue: foundation): 1 MiB messages at >= 0.8x the bare writer; 100-byte messages
+at >= 150,000 messages/s with none lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from simrec_node.msgs import encode_tensor
+from simrec_node.record import McapWriter, Recorder, RecordOptions, TopicSelection
+
+HERE = Path(__file__).resolve().parent
+
+
+def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
+    payload = encode_tensor(np.frombuffer(os.urandom(max(1, size - 10)), dtype=np.uint8))
+    started = time.perf_counter()
+    with McapWriter(path, compression=compression) as writer:
+        channel = writer.add_channel(
+            "/bench/data", "protobuf", writer.add_schema("simrec.Tensor", "protobuf", b"")
+        )
+        write = writer.write
+        for i in range(count):
+            now = time.time_ns()
+            write(channel, i, now, now, payload)
+    return time.perf_counter() - started
+
+
+def through_graph(path: Path, count: int, size: int, compression: str) -> tuple[float, int]:
+    """Seconds from the publisher's first message to the last one closed into the file."""
+    domain = "bench" + uuid.uuid4().hex[:8]
+    os.environ["SIMREC_DOMAIN"] = domain
+    options = RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression)
+    recorder = Recorder(options)
+    recorder.start()
+    publisher = subprocess.Popen(
+        [sys.executable, str(HERE / "path_publisher.py"), str(count), str(size)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+    )
+    try:
+        assert publisher.stdout.readline().strip() == "ready"
+        started = time.perf_counter()
+        stats = recorder.stats
+        deadline = started + 120
+        while time.perf_counter() < deadline:
+            topic = stats.topics.get("/bench/data")
+            if topic is not None and topic.written + topic.dropped >= count:
+                break
+            time.sleep(0.001)
+        recorder.stop()  # closing the file is part of the job, as for the bare writer
+        elapsed = time.perf_counter() - started
+        topic = stats.topics["/bench/data"]
+        lost = count - topic.written
+    finally:
+        publisher.stdin.close()
+        publisher.wait(timeout=30)
+    return elapsed, lost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--compression", default="zstd", choices=["zstd", "lz4", "none"])
+    parser.add_argument("--small-count", type=int, default=300_000)
+    parser.add_argument("--big-count", type=int, default=500)
+    args = parser.parse_args()
+
+    cases = [("1 MiB", 1 << 20, args.big_count), ("100 B", 100, args.small_count)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, size, count in cases:
+            bare, graph, losses = [], [], []
+            for rep in range(args.reps):  # alternate so drift on a noisy machine hits both
+                bare.append(bare_writer(Path(tmp) / f"bare{rep}.mcap", count, size, args.compression))
+                elapsed, lost = through_graph(Path(tmp) / f"graph{rep}.mcap", count, size, args.compression)
+                graph.append(elapsed)
+                losses.append(lost)
+                for name in ("bare", "graph"):
+                    (Path(tmp) / f"{name}{rep}.mcap").unlink()
+            bare_rate = count / statistics.median(bare)
+            graph_rate = count / statistics.median(graph)
+            print(
+                f"{label:>6} x {count}: bare writer {bare_rate:,.0f} msg/s "
+                f"({bare_rate * size / 1e6:,.0f} MB/s), "
+                f"through the graph {graph_rate:,.0f} msg/s ({graph_rate * size / 1e6:,.0f} MB/s), "
+                f"ratio {graph_rate / bare_rate:.2f}, lost {losses} "
+                f"(runs: bare {[f'{t:.2f}' for t in bare]} s, graph {[f'{t:.2f}' for t in graph]} s)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
