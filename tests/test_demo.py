@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -14,8 +15,11 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from mcap.reader import make_reader
 from PIL import Image
 
+from simrec_node.demo import DemoSim
 from simrec_node.demo.physics import FALL_ANGLE, RAIL_LIMIT, CartPoleBatch
 from simrec_node.demo.render import Camera
+from simrec_node.graph import Node, ParameterError
+from simrec_node.msgs import StateBatch
 
 from .conftest import REPO, simrec_command
 
@@ -92,6 +96,32 @@ def test_camera_survives_carts_off_screen() -> None:
     qpos = np.array([[50.0, 0.0], [-50.0, 3.0], [0.0, -3.0]], np.float32)
     assert Camera(80, 60).render_rgb(qpos).shape == (60, 80, 3)
     assert Camera(80, 60).render_depth(qpos).shape == (60, 80)
+
+
+# the node, in this process -----------------------------------------------------------------
+def test_demo_node_publishes_under_its_namespace(domain: str) -> None:
+    received = []
+    with Node("listener", domain=domain) as listener:
+        listener.create_subscription(StateBatch, "/robot1/sim/state", received.append)
+        sim = DemoSim(
+            "robot1", domain=domain, parameter_overrides={"num_envs": 3, "rate_hz": 50.0, "seed": 4}
+        )
+        assert sim.published().keys() >= {"/robot1/sim/state", "/clock", "/tf", "/robot1/camera/rgb"}
+        sim.run(duration_s=0.5)
+        deadline = time.monotonic() + 5
+        while len(received) < sim.published()["/robot1/sim/state"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(received) == sim.published()["/robot1/sim/state"] > 5
+    assert received[-1].num_envs == 3
+    assert received[-1].sim_time == pytest.approx(received[-1].step / 50.0)
+    assert list(received[-1].tensors["qpos"].shape) == [3, 2]
+
+
+def test_demo_node_rejects_bad_parameters(domain: str) -> None:
+    with pytest.raises(ParameterError, match="num_envs"):
+        DemoSim(domain=domain, parameter_overrides={"num_envs": 0})
+    with pytest.raises(ParameterError, match="rate_hz"):
+        DemoSim(domain=domain, parameter_overrides={"rate_hz": "fast"})
 
 
 # simrec demo --record ----------------------------------------------------------------------

@@ -40,8 +40,15 @@ DTYPES = {
     "uint64": ("UINT64", "uint64_data", np.uint64),
     "bool": ("BOOL", "bytes_data", np.uint8),
 }
-DATA_FIELDS = ["float32_data", "float64_data", "int32_data", "int64_data", "uint32_data",
-               "uint64_data", "bytes_data"]
+DATA_FIELDS = [
+    "float32_data",
+    "float64_data",
+    "int32_data",
+    "int64_data",
+    "uint32_data",
+    "uint64_data",
+    "bytes_data",
+]
 SHAPES = [(), (0,), (1,), (5,), (2, 3), (2, 0, 4), (1, 1, 1, 3)]
 
 
@@ -99,6 +106,10 @@ def tag(field: int, wire: int) -> bytes:
 
 def ld(field: int, payload: bytes) -> bytes:
     return tag(field, 2) + varint(len(payload)) + payload
+
+
+def vi(field: int, value: int) -> bytes:
+    return tag(field, 0) + varint(value)
 
 
 # --- round trips -----------------------------------------------------------------------------
@@ -196,32 +207,19 @@ def test_widened_types_come_back_writable() -> None:
     assert decoded.dtype == np.int8 and decoded.flags.writeable
 
 
-class DuckTensor:
-    """The slice of the torch.Tensor interface the codec relies on (torch is not installed)."""
-
-    def __init__(self, array: np.ndarray, dtype: str) -> None:
-        self.array, self.dtype = array, dtype
-
-    def detach(self) -> DuckTensor:
-        return self
-
-    def cpu(self) -> DuckTensor:
-        return self
-
-    def float(self) -> DuckTensor:
-        return DuckTensor(self.array.astype(np.float32), "torch.float32")
-
-    def numpy(self) -> np.ndarray:
-        return self.array
-
-
-def test_torch_like_tensors() -> None:
+def test_torch_tensors_encode_like_numpy() -> None:
+    torch = pytest.importorskip("torch")
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
-    assert encode_tensor(DuckTensor(array, "torch.float32")) == encode_tensor(array)
-    bf16 = Tensor.FromString(encode_tensor(DuckTensor(array, "torch.bfloat16")))
+    assert encode_tensor(torch.from_numpy(array)) == encode_tensor(array)
+    assert encode_tensor(torch.from_numpy(array).T) == encode_tensor(array.T)  # non-contiguous view
+    grad = torch.ones(3, requires_grad=True) * 2
+    assert same(decode_tensor(encode_tensor(grad)), np.full(3, 2, dtype=np.float32))
+    bf16 = Tensor.FromString(encode_tensor(torch.from_numpy(array).to(torch.bfloat16)))
     assert bf16.dtype == DType.Value("BFLOAT16")
     assert list(bf16.float32_data) == [0, 1, 2, 3, 4, 5]
     assert same(decode_tensor(bf16.SerializeToString()), array)  # numpy has no bfloat16
+    batch = decode_state_batch(encode_state_batch({"q": torch.zeros(4, 2, dtype=torch.float64)}))
+    assert batch.num_envs == 4 and batch.tensors["q"].dtype == np.float64
 
 
 # --- any valid encoding ----------------------------------------------------------------------
@@ -237,26 +235,41 @@ def agrees_with_protobuf(encoded: bytes) -> np.ndarray:
 
 def test_fields_in_any_order_and_unknown_fields() -> None:
     data = np.array([1.5, -2, 3, 4, 5, 6], dtype="<f4")
-    unknown = (tag(20, 0) + varint(300) + tag(21, 5) + b"abcd" + tag(22, 1) + b"12345678"
-               + ld(23, b"skip me") + tag(24, 3) + tag(1, 0) + varint(7) + tag(24, 4))
-    encoded = unknown + ld(3, data.tobytes()) + ld(2, varint(2) + varint(3)) + tag(1, 0) + varint(1)
+    unknown = b"".join(
+        [
+            vi(20, 300),
+            tag(21, 5) + b"abcd",
+            tag(22, 1) + b"12345678",
+            ld(23, b"skip me"),
+            tag(24, 3) + vi(1, 7) + tag(24, 4),  # a group, holding a field 1 of its own
+        ]
+    )
+    encoded = unknown + ld(3, data.tobytes()) + ld(2, varint(2) + varint(3)) + vi(1, 1)
     assert same(agrees_with_protobuf(encoded), data.reshape(2, 3))
 
 
 def test_unpacked_repeated_fields() -> None:
     data = np.array([7, -8, 9], dtype="<i8")
-    encoded = tag(1, 0) + varint(8) + tag(2, 0) + varint(3)
+    encoded = vi(1, 8) + vi(2, 3)
     encoded += b"".join(tag(6, 1) + struct.pack("<q", int(v)) for v in data)
     assert same(agrees_with_protobuf(encoded), data)
 
 
 def test_repeated_occurrences_merge_like_protobuf() -> None:
     # packed data in two pieces, shape in two pieces, dtype given twice (last wins)
-    encoded = (tag(1, 0) + varint(2) + ld(2, varint(2)) + ld(3, struct.pack("<3f", 1, 2, 3))
-               + ld(2, varint(2)) + ld(3, struct.pack("<f", 4)) + tag(1, 0) + varint(1))
+    encoded = b"".join(
+        [
+            vi(1, 2),
+            ld(2, varint(2)),
+            ld(3, struct.pack("<3f", 1, 2, 3)),
+            ld(2, varint(2)),
+            ld(3, struct.pack("<f", 4)),
+            vi(1, 1),
+        ]
+    )
     assert same(agrees_with_protobuf(encoded), np.array([[1, 2], [3, 4]], dtype=np.float32))
     # bytes_data is singular: the last occurrence wins
-    encoded = tag(1, 0) + varint(9) + ld(2, varint(2)) + ld(9, b"zzz") + ld(9, b"\x05\x06")
+    encoded = vi(1, 9) + ld(2, varint(2)) + ld(9, b"zzz") + ld(9, b"\x05\x06")
     assert same(agrees_with_protobuf(encoded), np.array([5, 6], dtype=np.uint8))
 
 
@@ -266,7 +279,7 @@ def test_missing_dtype_is_read_from_the_data_field() -> None:
 
 
 def test_bool_bytes_other_than_one_read_as_true() -> None:
-    encoded = tag(1, 0) + varint(13) + ld(2, varint(3)) + ld(9, b"\x00\x02\xff")
+    encoded = vi(1, 13) + ld(2, varint(3)) + ld(9, b"\x00\x02\xff")
     assert same(decode_tensor(encoded), np.array([False, True, True]))
 
 
@@ -311,8 +324,14 @@ def test_every_truncation_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     "array",
-    [np.zeros(2, np.complex64), np.array([object()]), np.array(["a"]), np.array([b"a"]),
-     np.zeros(2, "datetime64[s]"), np.zeros(2, np.longdouble)],
+    [
+        np.zeros(2, np.complex64),
+        np.array([object()]),
+        np.array(["a"]),
+        np.array([b"a"]),
+        np.zeros(2, "datetime64[s]"),
+        np.zeros(2, np.longdouble),
+    ],
     ids=["complex64", "object", "str", "bytes", "datetime64", "longdouble"],
 )
 def test_unsupported_dtype_raises_type_error(array: np.ndarray) -> None:
@@ -382,8 +401,9 @@ def make_batch(seed: int = 0, num_envs: int = 8) -> dict[str, np.ndarray]:
     }
 
 
-def assert_batch(view: StateBatchView, tensors: dict[str, np.ndarray], step: int, sim_time: float,
-                 num_envs: int) -> None:
+def assert_batch(
+    view: StateBatchView, tensors: dict[str, np.ndarray], step: int, sim_time: float, num_envs: int
+) -> None:
     assert (view.step, view.sim_time, view.num_envs) == (step, sim_time, num_envs)
     assert list(view.tensors) == list(tensors)
     for name, array in tensors.items():
@@ -440,14 +460,17 @@ def test_state_batch_stream_with_changing_layouts() -> None:
 def test_state_batch_any_valid_encoding() -> None:
     a = encode_tensor(np.arange(3, dtype=np.float32))
     b = encode_tensor(np.array([True, False, True]))
-    encoded = (
-        ld(4, ld(2, a) + ld(1, b"a"))  # value before key
-        + tag(9, 0) + varint(5)  # unknown field
-        + ld(4, ld(1, b"b") + ld(2, b))
-        + tag(1, 0) + varint(3)  # step after the entries
-        + ld(4, ld(1, b"a") + ld(2, b))  # duplicate key: the last wins
-        + tag(3, 0) + varint(2**32 + 3)  # uint32 num_envs: truncated
-        + b"\xa2\x00" + varint(len(ld(1, b"c") + ld(2, a))) + ld(1, b"c") + ld(2, a)  # long tag
+    entry_c = ld(1, b"c") + ld(2, a)
+    encoded = b"".join(
+        [
+            ld(4, ld(2, a) + ld(1, b"a")),  # value before key
+            vi(9, 5),  # unknown field
+            ld(4, ld(1, b"b") + ld(2, b)),
+            vi(1, 3),  # step after the entries
+            ld(4, ld(1, b"a") + ld(2, b)),  # duplicate key: the last wins
+            vi(3, 2**32 + 3),  # uint32 num_envs: truncated
+            b"\xa2\x00" + varint(len(entry_c)) + entry_c,  # entry behind an over-long tag
+        ]
     )
     view = decode_state_batch(encoded)
     msg = StateBatch.FromString(encoded)

@@ -36,7 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--envs", type=_positive_int, help="number of environments (default 16)")
     parser.add_argument("--rate", type=_positive_float, metavar="HZ", help="simulation steps/s (default 100)")
     parser.add_argument(
-        "--camera-rate", type=_non_negative_float, metavar="HZ", help="camera frames/s, 0 = off (default 30)"
+        "--camera-rate",
+        type=_non_negative_float,
+        metavar="HZ",
+        help="camera frames/s, 0 = no cameras (default 30)",
     )
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             ("num_envs", args.envs),
             ("rate_hz", args.rate),
             ("camera_rate_hz", args.camera_rate),
+            ("depth_rate_hz", 0.0 if args.camera_rate == 0 else None),
             ("seed", args.seed),
         )
         if value is not None

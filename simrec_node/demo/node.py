@@ -35,7 +35,9 @@ from .scene import CAMERA_FRAME, SceneModel, TransformTree, frame_prefix
 NODE_NAME = "demo_sim"
 VIZ_ENVS = 16  # envs that get frames on /tf and objects in sim/scene
 CAMERA_LANES = 4  # envs the camera shows
+SCENE_RATE_HZ = 30.0  # sim/scene: its objects follow /tf, so it only refreshes colours
 _SMOOTHING = 0.05  # weight of the newest sample in the running averages of sim/reward
+_EPS = 1e-9  # s: float slack when comparing simulated times
 
 
 class DemoSim:
@@ -90,13 +92,13 @@ class DemoSim:
         self.rgb_pub = node.create_publisher(CompressedImage, "camera/rgb") if self.camera_rate_hz else None
         self.depth_pub = node.create_publisher(RawImage, "camera/depth") if self.depth_rate_hz else None
 
-        self._next_camera = 0.0
-        self._next_depth = 0.0
+        self._next_camera = self._next_depth = self._next_scene = 0.0
         self._timer: Timer | None = None
         self._lock = threading.Lock()
         self._clock = Clock()
         self._scalars = Scalars()
-        self._mean_return = 0.0
+        self._mean_return = 0.0  # running average of the returns of finished episodes
+        self._returns_seen = 0
         self._tick_ms = 0.0
         self._render_ms = 0.0
         self._steps_per_s = self.rate_hz
@@ -166,10 +168,11 @@ class DemoSim:
         self._clock.step = step
         self.clock_pub.publish(self._clock, stamp_ns=now)
         self.tf_pub.publish(self._tree.serialize(result.qpos, now), stamp_ns=now)
-        render_ms = self._publish_cameras(result.qpos, sim_time, now)
-        self._publish_scalars(result.reward, step, sim_time, now)
-        if render_ms is not None:  # the scene only needs refreshing as often as the images
+        if sim_time + _EPS >= self._next_scene:
+            self._next_scene = max(self._next_scene + 1.0 / SCENE_RATE_HZ, sim_time)
             self.scene_pub.publish(self._scene.serialize(result.qpos, now), stamp_ns=now)
+        self._publish_cameras(result.qpos, sim_time, now)
+        self._publish_scalars(result.reward, step, sim_time, now)
         finished = time.monotonic()
         self._tick_ms += _SMOOTHING * ((finished - started) * 1e3 - self._tick_ms)
         interval = started - self._last_tick
@@ -177,31 +180,28 @@ class DemoSim:
             self._steps_per_s += _SMOOTHING * (1.0 / interval - self._steps_per_s)
         self._last_tick = started
 
-    def _publish_cameras(self, qpos: np.ndarray, sim_time: float, now: int) -> float | None:
-        """Render and send the images due at ``sim_time``; the render time if any were."""
-        eps = 1e-9
-        started = time.monotonic()
-        rendered = False
-        if self.rgb_pub is not None and sim_time + eps >= self._next_camera:
+    def _publish_cameras(self, qpos: np.ndarray, sim_time: float, now: int) -> None:
+        """Render and send the images due at ``sim_time`` (camera time is simulated time)."""
+        if self.rgb_pub is not None and sim_time + _EPS >= self._next_camera:
             self._next_camera = max(self._next_camera + 1.0 / self.camera_rate_hz, sim_time)
+            started = time.monotonic()
             progress = self.sim.episode_step / self.sim.max_episode_steps
             image = self.camera.render_rgb(qpos, progress)
             data = encode_compressed_image(image, format="jpeg", frame_id=self.camera_frame, stamp_ns=now)
+            self._render_ms += _SMOOTHING * ((time.monotonic() - started) * 1e3 - self._render_ms)
             self.rgb_pub.publish(data, stamp_ns=now)
-            rendered = True
-        if self.depth_pub is not None and sim_time + eps >= self._next_depth:
+        if self.depth_pub is not None and sim_time + _EPS >= self._next_depth:
             self._next_depth = max(self._next_depth + 1.0 / self.depth_rate_hz, sim_time)
             depth = self.depth_camera.render_depth(qpos)
             data = encode_raw_image(depth, encoding="mono16", frame_id=self.camera_frame, stamp_ns=now)
             self.depth_pub.publish(data, stamp_ns=now)
-        if not rendered:
-            return None
-        self._render_ms += _SMOOTHING * ((time.monotonic() - started) * 1e3 - self._render_ms)
-        return self._render_ms
 
     def _publish_scalars(self, reward: np.ndarray, step: int, sim_time: float, now: int) -> None:
         sim = self.sim
         for episode_return in sim.last_returns:
+            if self._returns_seen == 0:
+                self._mean_return = episode_return
+            self._returns_seen += 1
             self._mean_return += 0.1 * (episode_return - self._mean_return)
         values = self._scalars.values
         values["mean_reward"] = float(reward.mean())

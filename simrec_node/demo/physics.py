@@ -22,8 +22,8 @@ PIVOT_HEIGHT = 0.25  # m: where the pole is hinged, above the rail (drawing only
 RAIL_LIMIT = 2.4  # m: the cart falls off the rail beyond this
 FALL_ANGLE = 0.6  # rad: the pole counts as fallen beyond this
 MAX_FORCE = 20.0  # N
-PUSH_RATE = 1.0  # most pushes per second an env gets
-PUSH_STRENGTH = 4.0  # rad/s: the hardest push's spin
+PUSH_RATE = 2.0  # most pushes per second an env gets
+PUSH_STRENGTH = 4.5  # rad/s: the hardest push's spin
 MAX_SUBSTEP = 0.005  # s: the integrator's largest step, whatever the publish rate
 
 

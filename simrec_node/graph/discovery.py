@@ -8,6 +8,8 @@ with the FileDescriptorSet of the types it publishes.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import zenoh
@@ -39,14 +41,30 @@ def parse_token_key(domain: str, key: str) -> Endpoint | None:
 
 
 def list_endpoints(session: zenoh.Session, domain: str, timeout_s: float = 1.0) -> list[Endpoint]:
-    """Every live publisher and subscription in the domain."""
-    found = []
-    for reply in session.liveliness().get(f"simrec/{domain}/graph/**", timeout=timeout_s):
-        if reply.ok is not None:
-            endpoint = parse_token_key(domain, str(reply.ok.key_expr))
-            if endpoint is not None:
-                found.append(endpoint)
-    return sorted(set(found), key=lambda e: (e.topic, e.kind, e.type_name, e.endpoint_id))
+    """Every live publisher and subscription in the domain, gathered for ``timeout_s``.
+
+    A liveliness subscriber with history sees tokens as peers are found, so a process that
+    just started (and is still scouting) does not report an empty graph.
+    """
+    alive: dict[str, Endpoint] = {}
+    lock = threading.Lock()
+
+    def on_token(sample: zenoh.Sample) -> None:
+        key = str(sample.key_expr)
+        endpoint = parse_token_key(domain, key)
+        with lock:
+            if sample.kind == zenoh.SampleKind.PUT and endpoint is not None:
+                alive[key] = endpoint
+            else:
+                alive.pop(key, None)
+
+    subscriber = session.liveliness().declare_subscriber(f"simrec/{domain}/graph/**", on_token, history=True)
+    try:
+        time.sleep(timeout_s)
+    finally:
+        subscriber.undeclare()
+    with lock:
+        return sorted(alive.values(), key=lambda e: (e.topic, e.kind, e.type_name, e.endpoint_id))
 
 
 def schema_key(domain: str, type_name: str) -> str:

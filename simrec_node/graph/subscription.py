@@ -47,6 +47,7 @@ class Subscription:
         self.qos = qos
         self.received = 0
         self.type_mismatches = 0
+        self.callback_errors = 0
         self._domain = domain
         self._callback = callback
         if type_info is not None and message_class is None:
@@ -95,7 +96,11 @@ class Subscription:
             try:
                 self._deliver(sample)
             except Exception:
-                log.exception("callback of subscription %s raised", self.topic)
+                self.callback_errors += 1
+                if self.callback_errors == 1:  # once, with the traceback; a flood helps nobody
+                    log.exception(
+                        "callback of subscription %s raised (later errors only counted)", self.topic
+                    )
 
     def _deliver(self, sample: zenoh.Sample) -> None:
         attachment = sample.attachment

@@ -98,8 +98,7 @@ def _infer_encoding(array: np.ndarray) -> str:
     }.get(kind)
     if encoding is None:
         raise TypeError(
-            f"cannot infer a RawImage encoding for {array.dtype} with {channels} channel(s); "
-            "pass encoding="
+            f"no RawImage encoding inferred for {array.dtype} with {channels} channel(s): pass one"
         )
     return encoding
 

@@ -21,8 +21,8 @@ _IMPORT_FIX = re.compile(r"^from simrec import ", re.MULTILINE)
 
 def generate(out_dir: Path) -> list[Path]:
     """Write ``*_pb2.py`` for every schema under ``out_dir/simrec`` and return their paths."""
-    from grpc_tools import protoc  # a test/dev dependency only
     import grpc_tools
+    from grpc_tools import protoc  # a test/dev dependency only
 
     protos = sorted(p.relative_to(SCHEMA_DIR).as_posix() for p in SCHEMA_DIR.rglob("*.proto"))
     include = Path(grpc_tools.__file__).parent / "_proto"

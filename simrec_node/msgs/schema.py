@@ -77,7 +77,10 @@ def _build_pool(descriptor_set: bytes) -> descriptor_pool.DescriptorPool:
             file = _well_known_file(name, importer)
         for dependency in file.dependency:
             add(dependency, name)
-        pool.Add(file)
+        try:
+            pool.Add(file)
+        except (TypeError, ValueError) as exc:  # upb reports a bad descriptor as TypeError
+            raise ValueError(f"cannot load {name!r} from the descriptor set: {exc}") from None
 
     for name in by_name:
         add(name, "")
@@ -85,10 +88,13 @@ def _build_pool(descriptor_set: bytes) -> descriptor_pool.DescriptorPool:
 
 
 def _well_known_file(name: str, importer: str) -> descriptor_pb2.FileDescriptorProto:
+    missing = ValueError(f"descriptor set lacks {name!r}, imported by {importer!r}")
+    if not name.startswith("google/protobuf/"):  # only those are the same everywhere
+        raise missing
     try:
         serialized = descriptor_pool.Default().FindFileByName(name).serialized_pb
     except KeyError:
-        raise ValueError(f"descriptor set lacks {name!r}, imported by {importer!r}") from None
+        raise missing from None
     return descriptor_pb2.FileDescriptorProto.FromString(serialized)
 
 

@@ -504,6 +504,9 @@ def _restore_dtype(array: np.ndarray, info: _DTypeInfo) -> np.ndarray:
     bool goes through a cast too, so that a foreign writer's non-0/1 bytes read as True.
     """
     if info.narrowed:
+        if info.code == FLOAT16:  # a foreign writer's out-of-range float32 becomes inf
+            with np.errstate(over="ignore"):
+                return array.astype(info.result)
         return array.astype(info.result)
     if array.flags.writeable:  # a view of a caller's bytearray: do not hand out write access
         array.flags.writeable = False

@@ -21,10 +21,12 @@ from simrec_node.graph import Node, QoS, RawMessage, Subscription
 
 from .mcap_writer import McapWriter
 from .selection import TopicSelection
-from .stats import RecordingStats
+from .stats import RecordingStats, TopicStats
 
 log = logging.getLogger("simrec.record")
 _IDLE_SLEEP_S = 0.002
+_RELEASE_BYTES = 4 * 1024 * 1024
+_UNSEEN = object()
 
 
 @dataclass
@@ -56,11 +58,11 @@ class Recorder:
         self.stats = RecordingStats()
         self.started_ns = 0
         self.finished = threading.Event()  # set when --max-messages is reached
-        self._queue: deque[RawMessage] = deque()
+        self._queue: deque[tuple[TopicStats, RawMessage]] = deque()
         self._queued_bytes = 0
         self._accepted = 0
         self._queue_lock = threading.Lock()
-        self._selected: dict[str, bool] = {}
+        self._selected: dict[str, TopicStats | None] = {}  # None: not selected
         self._channels: dict[tuple[str, str], int] = {}
         self._missing_schema: set[str] = set()
         self._node: Node | None = None
@@ -148,13 +150,15 @@ class Recorder:
 
     # subscription threads -------------------------------------------------------------
     def _on_message(self, message: RawMessage) -> None:
+        """Count, check for gaps, and queue: the only work done per message on arrival."""
         topic = message.topic
-        selected = self._selected.get(topic)
-        if selected is None:
-            selected = self._selected[topic] = self.options.selection.accepts(topic)
-        if not selected:
+        stats = self._selected.get(topic, _UNSEEN)
+        if stats is _UNSEEN:
+            stats = self._selected[topic] = (
+                self.stats.topic(topic) if self.options.selection.accepts(topic) else None
+            )
+        if stats is None:
             return
-        stats = self.stats.topic(topic)
         stats.received += 1
         stats.gap_dropped += stats.gaps.observe(message.publisher_id, message.sequence)
         size = len(message.data)
@@ -167,40 +171,55 @@ class Recorder:
                 return
             self._accepted += 1
             self._queued_bytes += size
-            self._queue.append(message)
+            self._queue.append((stats, message))
             if limit is not None and self._accepted >= limit:
                 self.finished.set()
 
     # writer thread --------------------------------------------------------------------
     def _write_loop(self) -> None:
         queue = self._queue
+        write = self._writer.write
+        channels: dict[str, tuple[str, int]] = {}  # topic -> (type name, channel id) last used
+        written_bytes = 0  # handed back to the queue's account in batches, not per message
         try:
             while True:
                 try:
-                    message = queue.popleft()
+                    stats, message = queue.popleft()
                 except IndexError:
+                    self._release_queue_bytes(written_bytes)
+                    written_bytes = 0
                     if not self._writing.is_set():
                         return
                     time.sleep(_IDLE_SLEEP_S)
                     continue
-                self._write(message)
+                topic = message.topic
+                type_name, channel_id = channels.get(topic, ("", 0))
+                if type_name != message.type_name or not channel_id:
+                    channel_id = self._channel_for(topic, message.type_name)
+                    channels[topic] = (message.type_name, channel_id)
+                data = message.data
+                write(channel_id, message.sequence, message.receive_time_ns, message.publish_time_ns, data)
+                stats.written += 1
+                size = len(data)
+                stats.bytes_written += size
+                written_bytes += size
+                if written_bytes > _RELEASE_BYTES:
+                    self._release_queue_bytes(written_bytes)
+                    written_bytes = 0
         except BaseException as exc:  # a full disk must not pass silently: stop() reports it
             self._write_error = exc
             self._count_unwritten()
 
-    def _write(self, message: RawMessage) -> None:
-        size = len(message.data)
-        with self._queue_lock:
-            self._queued_bytes -= size
-        channel_id = self._channels.get((message.topic, message.type_name))
+    def _release_queue_bytes(self, count: int) -> None:
+        if count:
+            with self._queue_lock:
+                self._queued_bytes -= count
+
+    def _channel_for(self, topic: str, type_name: str) -> int:
+        channel_id = self._channels.get((topic, type_name))
         if channel_id is None:
-            channel_id = self._open_channel(message.topic, message.type_name)
-        stats = self.stats.topics[message.topic]
-        self._writer.write(
-            channel_id, message.sequence, message.receive_time_ns, message.publish_time_ns, message.data
-        )
-        stats.written += 1
-        stats.bytes_written += size
+            channel_id = self._open_channel(topic, type_name)
+        return channel_id
 
     def _open_channel(self, topic: str, type_name: str) -> int:
         """Register schema and channel on first sight; the schema comes from the graph."""
@@ -220,6 +239,6 @@ class Recorder:
         """After a write failure, everything still queued is lost: count it as such."""
         with self._queue_lock:
             while self._queue:
-                message = self._queue.popleft()
-                self.stats.topic(message.topic).queue_dropped += 1
+                stats, _ = self._queue.popleft()
+                stats.queue_dropped += 1
             self._queued_bytes = 0

@@ -27,7 +27,7 @@ def _write_message(message: Message, depth: int, lines: list[str], max_items: in
                     _write_message(item, depth + 2, lines, max_items, max_bytes)
                 else:
                     lines.append(f"{pad}{_INDENT}{key}: {_scalar(item, max_bytes)}")
-        elif field.label == FieldDescriptor.LABEL_REPEATED:
+        elif field.is_repeated:
             _write_repeated(field, value, depth, lines, max_items, max_bytes)
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
             lines.append(f"{pad}{field.name}:")
