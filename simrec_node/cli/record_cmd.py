@@ -118,10 +118,14 @@ def _status_text(recorder: Recorder, elapsed: float) -> str:
     )
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _report(recorder: Recorder, output: object) -> int:
     stats = recorder.stats
     print(
-        f"wrote {output}: {stats.written:,} messages on {len(stats.topics)} topics, "
+        f"wrote {output}: {stats.written:,} messages on {_plural(len(stats.topics), 'topic')}, "
         f"{human_bytes(stats.bytes_written)}, {stats.dropped:,} dropped",
         file=sys.stderr,
     )

@@ -7,9 +7,11 @@ precompiled ``struct.pack`` and keeps the MessageIndex data as flat per-channel 
 else (compression, CRCs, indexes, statistics) happens once per chunk.
 
 Layout written (https://mcap.dev/spec): magic, Header, [Schema | Channel | Metadata |
-Chunk + MessageIndex...]*, DataEnd (with data-section CRC), summary section (Schema, Channel,
+Chunk + MessageIndex...]*, DataEnd, summary section (Schema, Channel,
 Statistics, ChunkIndex, MetadataIndex groups), SummaryOffset records, Footer (with summary CRC),
-magic.
+magic. Each chunk carries the CRC of its records; the data-section CRC is left at 0 ("not
+computed", as the spec allows): it would cost a second pass over every byte under the GIL, and
+the chunk CRCs already cover every message.
 
 Not thread-safe: one recorder thread owns a writer.
 """
@@ -28,7 +30,7 @@ from typing import BinaryIO, NoReturn
 import lz4.frame
 import zstandard
 
-__all__ = ["MAGIC", "McapWriter", "crc32_combine"]
+__all__ = ["MAGIC", "McapWriter"]
 
 MAGIC = b"\x89MCAP0\r\n"
 
@@ -65,46 +67,10 @@ _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 _MAX_ID = 0xFFFF
 
 _COMPRESSIONS = {"zstd": "zstd", "lz4": "lz4", "none": "", "": ""}
-
-
-_CRC_POLY = 0xEDB88320  # reflected CRC-32 (zlib.crc32)
-# Combining CRCs costs up to ~0.2 ms in Python; re-reading a buffer costs ~0.4 ms per MiB.
-_CRC_COMBINE_MIN = 1 << 20
-
-
-def _gf2_multmodp(a: int, b: int) -> int:
-    """Multiply a(x) by b(x) modulo the CRC-32 polynomial (zlib's multmodp)."""
-    m = 1 << 31
-    p = 0
-    while True:
-        if a & m:
-            p ^= b
-            if (a & (m - 1)) == 0:
-                return p
-        m >>= 1
-        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
-
-
-_X2N = [1 << 30]  # x^(2^k) mod p, k = 0..31
-for _ in range(31):
-    _X2N.append(_gf2_multmodp(_X2N[-1], _X2N[-1]))
-
-
-def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """zlib.crc32(a + b) from crc32(a), crc32(b) and len(b), without re-reading b.
-
-    Why: a raw (uncompressed) chunk's CRC is already known, so the data-section CRC can absorb it
-    in O(log len) instead of a second pass over megabytes. Port of zlib's crc32_combine.
-    """
-    p = 1 << 31  # x^0
-    n = len2
-    k = 3  # x^(8 * len2): bytes -> bits
-    while n:
-        if n & 1:
-            p = _gf2_multmodp(_X2N[k & 31], p)
-        n >>= 1
-        k += 1
-    return _gf2_multmodp(p, crc1) ^ crc2
+# Payloads at least this big are not copied into the chunk buffer: the chunk keeps a reference
+# and compresses, checksums and writes it in place, all with the GIL released. Copying a camera
+# frame under the GIL would stall the subscriber thread that feeds the writer.
+_SEPARATE_MIN = 64 * 1024
 
 
 def _string(value: str) -> bytes:
@@ -128,6 +94,27 @@ def _u16_u64_map(values: dict[int, int]) -> bytes:
     """MCAP Map<uint16, uint64> (ChunkIndex offsets, Statistics counts)."""
     body = b"".join(_U16_U64.pack(k, v) for k, v in values.items())
     return _U32.pack(len(body)) + body
+
+
+def _zstd_compressor(compressor: zstandard.ZstdCompressor) -> Callable[[list, int], bytes]:
+    def compress(segments: list, total: int) -> bytes:
+        """One zstd frame over the segments, without joining them first."""
+        if len(segments) == 1:
+            return compressor.compress(segments[0])
+        stream = compressor.compressobj(size=total)
+        return b"".join([*(stream.compress(segment) for segment in segments), stream.flush()])
+
+    return compress
+
+
+def _lz4_compress(segments: list, total: int) -> bytes:
+    """One lz4 frame over the segments, without joining them first."""
+    if len(segments) == 1:
+        return lz4.frame.compress(segments[0])
+    stream = lz4.frame.LZ4FrameCompressor()
+    return b"".join(
+        [stream.begin(total), *(stream.compress(segment) for segment in segments), stream.flush()]
+    )
 
 
 def _record(opcode: int, content: bytes) -> bytes:
@@ -168,7 +155,6 @@ class McapWriter:
         "_closed",
         "_compress",
         "_compression",
-        "_data_crc",
         "_fh",
         "_index",
         "_limit",
@@ -178,6 +164,8 @@ class McapWriter:
         "_metadata_count",
         "_metadata_indexes",
         "_owns_fh",
+        "_pieces",
+        "_pieces_size",
         "_pos",
         "_schema_ids",
         "_schema_records",
@@ -200,16 +188,19 @@ class McapWriter:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         self._compression = _COMPRESSIONS[compression]
         if self._compression == "zstd":
-            self._compress = zstandard.ZstdCompressor(level=compression_level).compress
+            self._compress = _zstd_compressor(zstandard.ZstdCompressor(level=compression_level))
         elif self._compression == "lz4":
-            self._compress = lz4.frame.compress
+            self._compress = _lz4_compress
         else:
             self._compress = None
         self._chunk_size = chunk_size
         # Close the open chunk before a message would push it past chunk_size (a larger
         # message then sits in a chunk of its own).
         self._limit = chunk_size - _MESSAGE_OVERHEAD
-        self._buf = bytearray()  # the open chunk's records; mutated, never rebound
+        self._buf = bytearray()  # the open chunk's records since the last big payload
+        # Earlier parts of the open chunk, in order: sealed record buffers and big payloads.
+        self._pieces: list[bytes] = []
+        self._pieces_size = [0]  # their total length; a list so the write closure can update it
         # channel id -> flat [log_time, offset, log_time, offset, ...] for the open chunk.
         self._index: dict[int, list[int]] = {}
         self._schema_ids: dict[tuple[str, str, bytes], int] = {}
@@ -224,7 +215,6 @@ class McapWriter:
         self._message_start: int | None = None
         self._message_end = 0
         self._pos = 0
-        self._data_crc = 0
         self._closed = False
         self.write = self._bind_write()
         if isinstance(output, (str, os.PathLike)):
@@ -251,6 +241,8 @@ class McapWriter:
         """
         index = self._index
         buf = self._buf
+        pieces = self._pieces
+        pieces_size = self._pieces_size
         limit = self._limit
         pack = _MESSAGE_HEADER.pack
         make_room = self._make_room
@@ -258,21 +250,29 @@ class McapWriter:
 
         def write(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
             """Append one message (log_time/publish_time in ns; sequence stored mod 2**32)."""
-            nonlocal buf
+            nonlocal buf  # += on a bytearray extends it in place; the binding never changes
             idx = index.get(channel_id)
             if idx is None:
                 raise_bad_channel(channel_id)
             n = len(data)
-            if len(buf) + n > limit:
+            offset = pieces_size[0] + len(buf)
+            if offset + n > limit and offset:
                 make_room()
+                offset = 0
             # Pack first: a bad argument must not leave an index entry without a record.
             head = pack(
                 _OP_MESSAGE, _MESSAGE_FIXED + n, channel_id, sequence & 0xFFFFFFFF, log_time, publish_time
             )
             idx.append(log_time)
-            idx.append(len(buf))
+            idx.append(offset)
             buf += head
-            buf += data
+            if n < _SEPARATE_MIN:
+                buf += data
+            else:
+                pieces.append(bytes(buf))
+                pieces.append(data)
+                pieces_size[0] += len(buf) + n
+                buf.clear()
 
         return write
 
@@ -282,7 +282,7 @@ class McapWriter:
         raise ValueError(f"unknown channel id {channel_id!r}; register it with add_channel() first")
 
     def _make_room(self) -> None:
-        if self._buf:
+        if self._buf or self._pieces:
             self._finish_chunk()
 
     # ------------------------------------------------------------------ cold API
@@ -345,8 +345,7 @@ class McapWriter:
     def flush(self) -> None:
         """Close the open chunk and flush the file, so every message so far is on disk in a full chunk."""
         self._check_open()
-        if self._buf:
-            self._finish_chunk()
+        self._make_room()
         self._fh.flush()
 
     def close(self) -> None:
@@ -357,15 +356,15 @@ class McapWriter:
         if self._closed:
             return
         try:
-            if self._buf:
-                self._finish_chunk()
-            self._write(_record(_OP_DATA_END, _U32.pack(self._data_crc)))
+            self._make_room()
+            self._write(_record(_OP_DATA_END, _U32.pack(0)))
             self._write_summary()
             self._fh.flush()
         finally:
             self._closed = True
             self._index.clear()  # write() on a closed writer now takes the error path
             self._buf.clear()
+            self._pieces.clear()
             if self._owns_fh:
                 self._fh.close()
 
@@ -400,30 +399,25 @@ class McapWriter:
         if self._closed:
             raise RuntimeError("McapWriter is closed")
 
-    def _write(self, data: bytes | bytearray | memoryview, crc: int | None = None) -> None:
-        """Write to the file, tracking the offset and the data-section CRC.
-
-        ``crc`` (zlib.crc32 of ``data``, if the caller has it) lets big buffers skip a second CRC pass.
-        """
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        """Write to the file, tracking the offset (big writes release the GIL)."""
         self._fh.write(data)
-        n = len(data)
-        self._pos += n
-        if crc is not None and n >= _CRC_COMBINE_MIN:
-            self._data_crc = crc32_combine(self._data_crc, crc, n)
-        else:
-            self._data_crc = zlib.crc32(data, self._data_crc)
+        self._pos += len(data)
 
     def _finish_chunk(self) -> None:
         """Compress the open chunk and write Chunk + MessageIndex records; remember its ChunkIndex."""
         buf = self._buf
-        uncompressed_size = len(buf)
-        crc = zlib.crc32(buf)
+        segments: list[bytes | bytearray] = [*self._pieces, buf] if buf else list(self._pieces)
+        uncompressed_size = self._pieces_size[0] + len(buf)
+        crc = 0
+        for segment in segments:
+            crc = zlib.crc32(segment, crc)
         compression = self._compression
-        payload: bytes | bytearray = buf
+        payload: list[bytes | bytearray] = segments
         if self._compress is not None:
-            compressed = self._compress(buf)
+            compressed = self._compress(segments, uncompressed_size)
             if len(compressed) < uncompressed_size:
-                payload = compressed
+                payload = [compressed]
             else:
                 compression = ""  # incompressible: store raw, readers skip decompression
         # Per-channel timing and counts from the flat [t, off, t, off...] lists (C-speed slices).
@@ -440,10 +434,12 @@ class McapWriter:
         assert start is not None and end is not None
         comp = _string(compression)
         chunk_start = self._pos
-        chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + len(payload)
+        payload_size = sum(len(segment) for segment in payload)
+        chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + payload_size
         self._write(_CHUNK_HEAD.pack(_OP_CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp)
-        self._write(_U64.pack(len(payload)))
-        self._write(payload, crc if payload is buf else None)
+        self._write(_U64.pack(payload_size))
+        for segment in payload:
+            self._write(segment)
 
         index_start = self._pos
         offsets: dict[int, int] = {}
@@ -475,7 +471,7 @@ class McapWriter:
                 + _u16_u64_map(offsets)
                 + _U64.pack(index_len)
                 + comp
-                + struct.pack("<QQ", len(payload), uncompressed_size),
+                + struct.pack("<QQ", payload_size, uncompressed_size),
             )
         )
         self._chunk_count += 1
@@ -485,6 +481,8 @@ class McapWriter:
         if end > self._message_end:
             self._message_end = end
         buf.clear()
+        self._pieces.clear()
+        self._pieces_size[0] = 0
 
     def _write_summary(self) -> None:
         """Summary section + SummaryOffset records + Footer (with summary CRC) + closing magic."""
