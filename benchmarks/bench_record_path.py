@@ -27,6 +27,7 @@ from simrec_node.msgs import encode_tensor
 from simrec_node.record import McapWriter, Recorder, RecordOptions, TopicSelection
 
 HERE = Path(__file__).resolve().parent
+_POOL_BYTES = 128 * 1024 * 1024
 
 
 def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
@@ -83,10 +84,11 @@ def main() -> None:
     parser.add_argument("--compression", default="zstd", choices=["zstd", "lz4", "none"])
     parser.add_argument("--small-count", type=int, default=300_000)
     parser.add_argument("--big-count", type=int, default=500)
+    parser.add_argument("--dir", help="where to write the files (default: a temporary directory)")
     args = parser.parse_args()
 
     cases = [("1 MiB", 1 << 20, args.big_count), ("100 B", 100, args.small_count)]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for label, size, count in cases:
             bare, graph, losses = [], [], []
             for rep in range(args.reps):  # alternate so drift on a noisy machine hits both
