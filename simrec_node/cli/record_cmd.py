@@ -42,8 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-cache-size",
         type=_positive_int,
-        default=1024 * 1024 * 1024,
-        help="bytes the queue may hold before messages are dropped (and counted)",
+        default=256 * 1024 * 1024,
+        help="bytes received but not yet written that the recorder may hold (default 256 MiB)",
+    )
+    parser.add_argument(
+        "--when-full",
+        choices=["block", "drop"],
+        default="block",
+        help="when the cache is full: hold publishers back (block, lossless) or drop and count (drop)",
     )
     parser.add_argument("--node-name", default="simrec_recorder", help="the recorder's node name")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         max_messages=args.max_messages,
         max_queue_bytes=args.max_cache_size,
+        block_when_full=args.when_full == "block",
         node_name=args.node_name,
         domain=args.domain,
         meta=_parse_meta(args.meta),

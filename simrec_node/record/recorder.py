@@ -38,8 +38,9 @@ class RecordOptions:
     compression: str = "zstd"
     chunk_size: int = 4 * 1024 * 1024
     max_messages: int | None = None
-    max_queue_bytes: int = 1024 * 1024 * 1024
-    queue_depth: int = 10000
+    max_queue_bytes: int = 256 * 1024 * 1024
+    block_when_full: bool = True
+    queue_depth: int = 1024
     node_name: str = "simrec_recorder"
     domain: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
@@ -62,6 +63,7 @@ class Recorder:
         self._queued_bytes = 0
         self._accepted = 0
         self._queue_lock = threading.Lock()
+        self._space = threading.Condition(self._queue_lock)  # signalled as the writer frees bytes
         self._selected: dict[str, TopicStats | None] = {}  # None: not selected
         self._channels: dict[tuple[str, str], int] = {}
         self._missing_schema: set[str] = set()
@@ -166,7 +168,7 @@ class Recorder:
             limit = self.options.max_messages
             if limit is not None and self._accepted >= limit:
                 return
-            if self._queued_bytes + size > self.options.max_queue_bytes:
+            if self._queued_bytes + size > self.options.max_queue_bytes and not self._wait_for_space(size):
                 stats.queue_dropped += 1
                 return
             self._accepted += 1
@@ -209,11 +211,27 @@ class Recorder:
         except BaseException as exc:  # a full disk must not pass silently: stop() reports it
             self._write_error = exc
             self._count_unwritten()
+            with self._queue_lock:
+                self._space.notify_all()
+
+    def _wait_for_space(self, size: int) -> bool:
+        """With ``block_when_full``, hold the publisher back (through Zenoh) until the writer
+        catches up; a message bigger than the whole queue waits for it to be empty.
+        Called with the queue lock held; False means drop the message."""
+        if not self.options.block_when_full:
+            return False
+        limit = self.options.max_queue_bytes
+        while self._queued_bytes and self._queued_bytes + size > limit:
+            if self._write_error is not None or self._writer_thread is None:
+                return False
+            self._space.wait(0.1)
+        return True
 
     def _release_queue_bytes(self, count: int) -> None:
         if count:
             with self._queue_lock:
                 self._queued_bytes -= count
+                self._space.notify_all()
 
     def _channel_for(self, topic: str, type_name: str) -> int:
         channel_id = self._channels.get((topic, type_name))
