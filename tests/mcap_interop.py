@@ -1,4 +1,8 @@
-"""The independent check: tests/interop/validate.mjs reads a file with @mcap/core (TypeScript)."""
+"""Independent peers written by others, run with node from tests/interop/.
+
+``node_validate`` reads a file with @mcap/core (TypeScript); ``ensure_node_peers`` installs
+the npm packages (also @foxglove/ws-protocol, a real Foxglove WebSocket client) once.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,23 @@ import pytest
 INTEROP_DIR = Path(__file__).parent / "interop"
 
 
-def node_validate(path: Path, expect_ok: bool = True) -> dict:
-    """Run tests/interop/validate.mjs (official @mcap/core reader) on path."""
+def ensure_node_peers() -> None:
+    """Install tests/interop's npm packages if any is missing; skip when node/npm are absent."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not installed: cannot run the @mcap/core interop check")
-    if not (INTEROP_DIR / "node_modules" / "@mcap" / "core").exists():
+        pytest.skip("node/npm not installed: cannot run the interop peers")
+    wanted = json.loads((INTEROP_DIR / "package.json").read_text())["dependencies"]
+    if not all((INTEROP_DIR / "node_modules" / name).exists() for name in wanted):
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=INTEROP_DIR,
             check=True,
             timeout=180,
         )
+
+
+def node_validate(path: Path, expect_ok: bool = True) -> dict:
+    """Run tests/interop/validate.mjs (official @mcap/core reader) on path."""
+    ensure_node_peers()
     out = subprocess.run(
         ["node", str(INTEROP_DIR / "validate.mjs"), str(path)],
         capture_output=True,
