@@ -93,7 +93,8 @@ def test_type_without_generated_code_crosses_processes(domain: str) -> None:
     with Node("listener") as listener:
         listener.create_subscription(None, "/custom", received.put)
         process = start_process(
-            publisher_command("--topic", "/custom", "--type", "custom", "--count", "20", "--linger", "5"), domain
+            publisher_command("--topic", "/custom", "--type", "custom", "--count", "20", "--linger", "5"),
+            domain,
         )
         try:
             wait_for_line(process.stdout, "published 20")
