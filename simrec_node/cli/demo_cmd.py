@@ -12,6 +12,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from simrec_node.graph.node_args import NodeArgs
+
 from .errors import UsageError
 from .signals import install_stop_handlers
 from .status import StatusLine
@@ -48,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--record", metavar="FILE", help="also record every topic to this MCAP file")
     parser.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, default_node_name="demo_sim")
 
 
 def _positive_int(text: str) -> int:
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite and not args.record:
         raise UsageError("--overwrite only makes sense with --record FILE")
     output = prepare_output(args.record, overwrite=args.overwrite) if args.record else None
-    overrides = {
+    node_args = getattr(args, "node_args", None) or NodeArgs()
+    overrides = node_args.parameter_overrides | {
         name: value
         for name, value in (
             ("num_envs", args.envs),
@@ -92,7 +95,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None
     }
     stop = install_stop_handlers()
-    demo = DemoSim(args.namespace, domain=args.domain, parameter_overrides=overrides)
+    demo = DemoSim(
+        node_args.namespace or args.namespace,
+        name=node_args.name,
+        domain=args.domain,
+        parameter_overrides=overrides,
+        remaps=node_args.remaps,
+    )
     recorder = None
     try:
         if output is not None:

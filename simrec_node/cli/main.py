@@ -7,6 +7,7 @@ import logging
 import sys
 
 from simrec_node import __version__
+from simrec_node.graph.node_args import ROS_ARGS, NodeArgs, parse_node_args
 
 from . import record_cmd
 from .errors import UsageError
@@ -24,15 +25,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    from . import demo_cmd, info_cmd, topic_cmd
+    from . import convert_cmd, demo_cmd, info_cmd, launch_cmd, play_cmd, serve_cmd, topic_cmd
 
-    return [record_cmd, info_cmd, topic_cmd, demo_cmd]
+    return [record_cmd, info_cmd, topic_cmd, demo_cmd, serve_cmd, launch_cmd, play_cmd, convert_cmd]
+
+
+def command_names() -> set[str]:
+    """The subcommands of this install (``simrec launch`` checks a node's ``exec`` against them)."""
+    parser = build_parser()
+    return {name for action in parser._subparsers._group_actions for name in action.choices}
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="simrec: %(levelname)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_argv = argv[argv.index(ROS_ARGS) :] if ROS_ARGS in argv else []
+    args = build_parser().parse_args(argv[: len(argv) - len(ros_argv)])
     try:
+        args.node_args = _node_args(args, ros_argv)
         return args.run(args)
     except KeyboardInterrupt:
         return 130
@@ -43,14 +53,38 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def _node_args(args: argparse.Namespace, ros_argv: list[str]) -> NodeArgs:
+    """``--ros-args ...`` (name, namespace, parameters, remaps) for the commands that run a node."""
+    default_name = getattr(args, "default_node_name", None)
+    if ros_argv and default_name is None:
+        raise UsageError("--ros-args is only for commands that run a node (demo, record, serve, play)")
+    return parse_node_args(ros_argv, default_name)
+
+
 def _is_user_error(exc: Exception) -> bool:
     """Errors that describe the user's input, not a bug in simrec."""
+    from simrec_node.convert import ConvertError
     from simrec_node.graph import ConfigError, InvalidNameError, ParameterError
+    from simrec_node.graph.node_args import NodeArgsError
     from simrec_node.info import LogFileError
+    from simrec_node.launch import LaunchError
+    from simrec_node.live import LiveError
+    from simrec_node.play import PlayError
     from simrec_node.record import OutputError
 
     return isinstance(
-        exc, UsageError | OutputError | LogFileError | InvalidNameError | ConfigError | ParameterError
+        exc,
+        UsageError
+        | OutputError
+        | LogFileError
+        | InvalidNameError
+        | ConfigError
+        | ParameterError
+        | LiveError
+        | LaunchError
+        | NodeArgsError
+        | PlayError
+        | ConvertError,
     )
 
 

@@ -7,10 +7,11 @@ import shlex
 import sys
 import time
 
-from simrec_node.graph import resolve_topic
+from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output
 
 from .errors import UsageError
+from .serve_cmd import add_server_arguments, start_live
 from .signals import install_stop_handlers
 from .status import StatusLine, human_bytes
 
@@ -55,7 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata to store")
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line")
-    parser.set_defaults(run=run)
+    add_server_arguments(parser, switch=True)
+    parser.set_defaults(run=run, default_node_name="simrec_recorder")
 
 
 def _positive_int(text: str) -> int:
@@ -76,7 +78,10 @@ def _parse_meta(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    topics = tuple(resolve_topic(topic) for topic in args.topics)
+    node_args = getattr(args, "node_args", None) or NodeArgs()
+    if node_args.parameter_overrides:
+        raise UsageError("simrec record has no parameters (-p); use its options instead")
+    topics = tuple(node_args.remap_topic(topic, args.node_name) for topic in args.topics)
     try:
         selection = TopicSelection(topics, args.all, args.regex, args.exclude_regex)
     except ValueError as exc:
@@ -89,14 +94,21 @@ def run(args: argparse.Namespace) -> int:
         max_messages=args.max_messages,
         max_queue_bytes=args.max_cache_size,
         block_when_full=args.when_full == "block",
-        node_name=args.node_name,
+        node_name=node_args.name or args.node_name,
+        namespace=node_args.namespace or "/",
         domain=args.domain,
         meta=_parse_meta(args.meta),
         command_line=shlex.join(["simrec", *sys.argv[1:]]),
     )
     stop = install_stop_handlers()
-    recorder = Recorder(options)
-    recorder.start()
+    live = start_live(args, selection.accepts)
+    recorder = Recorder(options, tap=live.forward if live else None)
+    try:
+        recorder.start()
+    except BaseException:
+        if live:
+            live.stop()
+        raise
     what = ", ".join(selection.topics) if not selection.needs_wildcard else "all matching topics"
     print(f"recording {what} to {options.output}", file=sys.stderr, flush=True)
     status = StatusLine(quiet=args.quiet)
@@ -112,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         status.finish()
         recorder.stop()
+        if live:
+            live.stop()
     return _report(recorder, options.output)
 
 

@@ -52,12 +52,17 @@ class DemoSim:
         self,
         namespace: str = "/",
         *,
+        name: str | None = None,
         domain: str | None = None,
         parameter_overrides: dict[str, ParameterValue] | None = None,
         remaps: dict[str, str] | None = None,
     ) -> None:
         self.node = Node(
-            NODE_NAME, namespace, domain=domain, parameter_overrides=parameter_overrides, remaps=remaps
+            name or NODE_NAME,
+            namespace,
+            domain=domain,
+            parameter_overrides=parameter_overrides,
+            remaps=remaps,
         )
         try:
             self._setup()
@@ -74,6 +79,9 @@ class DemoSim:
         width = _at_least(node, "camera_width", 320, 16)
         height = _at_least(node, "camera_height", 240, 16)
         self.seed = node.declare_parameter("seed", 0)
+        unknown = node.parameters.undeclared_overrides()
+        if unknown:
+            raise ParameterError(f"{node.name} has no parameter(s) {', '.join(unknown)}")
 
         self.sim = CartPoleBatch(self.num_envs, dt=1.0 / self.rate_hz, seed=self.seed)
         prefix = frame_prefix(node.namespace)

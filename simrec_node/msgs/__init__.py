@@ -10,6 +10,7 @@ from simrec_node.msgs.foxglove_types import (
 from simrec_node.msgs.images import decode_image, encode_compressed_image, encode_raw_image
 from simrec_node.msgs.schema import descriptor_set_of, message_class_for
 from simrec_node.msgs.simrec.clock_pb2 import Clock
+from simrec_node.msgs.simrec.episode_pb2 import Episode
 from simrec_node.msgs.simrec.scalars_pb2 import Scalars
 from simrec_node.msgs.simrec.state_batch_pb2 import StateBatch
 from simrec_node.msgs.simrec.tensor_pb2 import Tensor
@@ -26,6 +27,7 @@ from simrec_node.msgs.tensor_codec import (
 __all__ = [
     "Clock",
     "CompressedImage",
+    "Episode",
     "FrameTransforms",
     "RawImage",
     "Scalars",

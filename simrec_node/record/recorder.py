@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class RecordOptions:
     block_when_full: bool = True
     queue_depth: int = 1024
     node_name: str = "simrec_recorder"
+    namespace: str = "/"
     domain: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     command_line: str = ""
@@ -52,10 +54,13 @@ class Recorder:
 
     ``start()`` subscribes and starts the writer thread; ``stop()`` stops taking messages,
     writes everything already received, and closes the file with its indexes and summary.
+    ``tap``, if given, sees each message once it is queued for the file, on the receiving
+    thread (a live view, say): it must be quick and must never block.
     """
 
-    def __init__(self, options: RecordOptions) -> None:
+    def __init__(self, options: RecordOptions, tap: Callable[[RawMessage], None] | None = None) -> None:
         self.options = options
+        self._tap = tap
         self.stats = RecordingStats()
         self.started_ns = 0
         self.finished = threading.Event()  # set when --max-messages is reached
@@ -100,7 +105,7 @@ class Recorder:
             chunk_size=options.chunk_size,
             library=f"simrec {__version__}",
         )
-        self._node = Node(options.node_name, domain=options.domain)
+        self._node = Node(options.node_name, options.namespace, domain=options.domain)
         self.started_ns = time.time_ns()
         self._writer.add_metadata("simrec.recording", self._recording_metadata())
         if options.meta:
@@ -176,6 +181,8 @@ class Recorder:
             self._queue.append((stats, message))
             if limit is not None and self._accepted >= limit:
                 self.finished.set()
+        if self._tap is not None:
+            self._tap(message)
 
     # writer thread --------------------------------------------------------------------
     def _write_loop(self) -> None:

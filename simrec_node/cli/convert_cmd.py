@@ -1,0 +1,183 @@
+"""``simrec convert FILE -o OUT``: a log to NPZ arrays (``.npz``) or H.264 video (``.mp4`` / DIR/)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from simrec_node.convert import (
+    ConvertError,
+    Mp4Options,
+    NpzOptions,
+    convert_to_mp4,
+    convert_to_npz,
+    open_log,
+)
+from simrec_node.convert.mp4 import is_directory_output
+
+from .errors import UsageError
+from .signals import install_stop_handlers
+from .status import StatusLine, human_bytes
+
+_SKIPPED_SHOWN = 8
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert an MCAP log to NPZ arrays (.npz) or MP4 video (.mp4, or DIR/ for every camera)",
+        description="Convert an MCAP log: numeric topics to an .npz of [T, ...] arrays, camera "
+        "topics to H.264 .mp4 video. The output format follows the -o name.",
+    )
+    parser.add_argument("file", help="the MCAP log")
+    parser.add_argument(
+        "-o", "--output", required=True, help="out.npz, out.mp4, or DIR/ (one video per camera)"
+    )
+    parser.add_argument(
+        "-t",
+        "--topic",
+        "--topics",
+        dest="topics",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="TOPIC",
+        help="topics to convert (default: every numeric topic / the only camera)",
+    )
+    parser.add_argument("--start", type=float, help="seconds from the start of the log")
+    parser.add_argument("--end", type=float, help="seconds from the start of the log")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    npz = parser.add_argument_group("NPZ")
+    npz.add_argument("--align", metavar="TOPIC", help="resample every topic at this topic's message times")
+    npz.add_argument("--hz", type=float, help="resample every topic on a grid at this rate")
+    npz.add_argument(
+        "--interp",
+        choices=("hold", "nearest"),
+        default="hold",
+        help="resampling: previous value (default) or nearest in time",
+    )
+    npz.add_argument(
+        "--split-episodes",
+        action="store_true",
+        help="one group of arrays per episode (episode_000/...) from a done field (single env)",
+    )
+    npz.add_argument(
+        "--allow-object",
+        action="store_true",
+        help="keep strings, bytes and ragged fields as object arrays instead of skipping them",
+    )
+    npz.add_argument("--compress", action="store_true", help="write a compressed .npz")
+    mp4 = parser.add_argument_group("MP4")
+    mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
+    mp4.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th camera frame")
+    mp4.add_argument(
+        "--video-length", type=int, metavar="N", help="split into clips of N frames (_000.mp4, ...)"
+    )
+    mp4.add_argument("--overlay", action="store_true", help="draw the time and frame number on each frame")
+    mp4.add_argument(
+        "--tile", action="store_true", help="put several --topic cameras side by side in one video"
+    )
+    mp4.add_argument(
+        "--depth-range",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="depth values mapped to the colormap ends (default: from the first frame)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _kind(output: str) -> str:
+    if output.lower().endswith(".npz"):
+        return "npz"
+    if output.lower().endswith(".mp4") or is_directory_output(output):
+        return "mp4"
+    raise UsageError(
+        f"cannot tell the format of {output!r}: name it *.npz or *.mp4, or give a directory (DIR/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = _kind(args.output)
+    reader = open_log(args.file)
+    stop = install_stop_handlers()
+    status = StatusLine(quiet=args.quiet, log_every_s=5.0)
+
+    def progress(done: int, total: int) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        status.update(f"converting {args.file}: {human_bytes(done)} of {human_bytes(total)}")
+
+    try:
+        lines = _run_npz(args, reader, progress) if kind == "npz" else _run_mp4(args, reader, progress)
+    finally:
+        status.finish()
+    if not args.quiet:
+        print("\n".join(lines))
+    for problem in reader.problems:
+        print(f"simrec: warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
+    options = NpzOptions(
+        topics=tuple(args.topics) or None,
+        start=args.start,
+        end=args.end,
+        align=args.align,
+        hz=args.hz,
+        interp=args.interp,
+        split_episodes=args.split_episodes,
+        allow_object=args.allow_object,
+        compress=args.compress,
+    )
+    result = convert_to_npz(reader, args.output, options, overwrite=args.overwrite, progress=progress)
+    meta = result.meta
+    size = os.path.getsize(args.output)
+    lines = [
+        f"wrote {args.output}: {len(result.arrays)} arrays from {meta['messages']:,} messages on "
+        f"{len(meta['topics'])} topics, {human_bytes(size)}"
+    ]
+    if meta["align"]:
+        lines.append(
+            f"aligned: {meta['align']['rows']} rows on {meta['align']['base']} ({meta['align']['mode']})"
+        )
+    episodes = meta["episodes"]
+    if episodes:
+        if episodes.get("split"):
+            lines.append(f"episodes: {episodes['count']} groups (episode_000/...) from {episodes['topic']}")
+        elif episodes.get("note"):
+            lines.append(f"episodes: {episodes['note']}")
+    for key, note in meta["notes"].items():
+        lines.append(f"note: {key}: {note}")
+    skipped = meta["skipped"]
+    if skipped:
+        hint = "" if args.allow_object else "; --allow-object keeps them as object arrays"
+        lines.append(f"skipped {len(skipped)} field(s), all listed in __meta__{hint}:")
+        lines += [f"  {key}: {why}" for key, why in list(skipped.items())[:_SKIPPED_SHOWN]]
+        if len(skipped) > _SKIPPED_SHOWN:
+            lines.append(f"  ... and {len(skipped) - _SKIPPED_SHOWN} more")
+    return lines
+
+
+def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
+    if args.align or args.hz or args.split_episodes:
+        raise UsageError("--align, --hz and --split-episodes apply to .npz output, not video")
+    options = Mp4Options(
+        topics=tuple(args.topics),
+        start=args.start,
+        end=args.end,
+        fps=args.fps,
+        every=args.every,
+        video_length=args.video_length,
+        overlay=args.overlay,
+        tile=args.tile,
+        depth_range=tuple(args.depth_range) if args.depth_range else None,
+    )
+    videos = convert_to_mp4(reader, args.output, options, overwrite=args.overwrite, progress=progress)
+    return ["wrote " + video.describe() for video in videos]
+
+
+__all__ = ["ConvertError", "add_parser", "run"]

@@ -1,0 +1,109 @@
+"""``simrec serve``: the live graph in Foxglove over WebSocket, and ``record --serve``'s options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from simrec_node.graph import resolve_topic
+from simrec_node.live import LiveBridge, LiveOptions
+from simrec_node.record import TopicSelection
+
+from .errors import UsageError
+from .signals import install_stop_handlers
+from .status import StatusLine
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="show the live graph in Foxglove (WebSocket server, no recording)",
+        description=(
+            "Serve graph topics to Foxglove over WebSocket (foxglove.sdk.v1) until Ctrl-C. "
+            "With no topics, every topic is served, including ones that appear later."
+        ),
+    )
+    parser.add_argument("topics", nargs="*", help="topics to serve (default: all)")
+    parser.add_argument("-a", "--all", action="store_true", help="serve every topic (the default)")
+    parser.add_argument("-e", "--regex", help="serve topics matching this regular expression")
+    parser.add_argument("-x", "--exclude-regex", help="skip topics matching this regular expression")
+    add_server_arguments(parser)
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no status line")
+    parser.set_defaults(run=run, default_node_name="simrec_live")
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = False) -> None:
+    """``--host``/``--port`` (and, for ``record``, the ``--serve`` switch that enables them)."""
+    if switch:
+        parser.add_argument(
+            "--serve", action="store_true", help="also show the recorded topics live in Foxglove (WebSocket)"
+        )
+    parser.add_argument("--host", help=f"address the live view binds (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=_port, help=f"live view port, 0 = any free (default {DEFAULT_PORT})")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> LiveBridge | None:
+    """Bind the live view (``LiveError`` when it cannot) and say where to connect; None when
+    ``record`` was not asked to ``--serve``."""
+    if not getattr(args, "serve", True):
+        if args.host is not None or args.port is not None:
+            raise UsageError("--host/--port set where the live view is: add --serve to use them")
+        return None
+    host = args.host if args.host is not None else DEFAULT_HOST
+    port = args.port if args.port is not None else DEFAULT_PORT
+    # `simrec serve --ros-args -r __node:=NAME` names the bridge's node (in `record`, it names the recorder)
+    node_args = getattr(args, "node_args", None) if not hasattr(args, "serve") else None
+    node_name = (node_args.name if node_args is not None else None) or "simrec_live"
+    options = LiveOptions(host=host, port=port, domain=args.domain, node_name=node_name)
+    bridge = LiveBridge(options, accepts)
+    bridge.start()
+    print(
+        f"live view at {bridge.url} (Foxglove: Open connection -> Foxglove WebSocket -> {bridge.url})",
+        file=sys.stderr,
+        flush=True,
+    )
+    return bridge
+
+
+def run(args: argparse.Namespace) -> int:
+    topics = tuple(resolve_topic(topic) for topic in args.topics)
+    everything = args.all or not (topics or args.regex)
+    try:
+        selection = TopicSelection(topics, everything, args.regex, args.exclude_regex)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    stop = install_stop_handlers()
+    bridge = start_live(args, selection.accepts)
+    status = StatusLine(quiet=args.quiet)
+    started = time.monotonic()
+    try:
+        bridge.follow(["/**"] if selection.needs_wildcard else selection.topics)
+        while not stop.wait(0.5):
+            elapsed = time.monotonic() - started
+            status.update(
+                f"{elapsed:7.1f} s  {len(bridge.topics)} topics  {bridge.forwarded:,} msgs forwarded"
+            )
+            if args.duration is not None and elapsed >= args.duration:
+                break
+    finally:
+        status.finish()
+        bridge.stop()
+    print(f"served {bridge.forwarded:,} messages", file=sys.stderr)
+    return 0

@@ -1,0 +1,43 @@
+"""Recorded logs out to ML formats: MCAP -> NPZ arrays, MCAP -> MP4 video, Python iterators and
+torch datasets. ``open_log(path)`` gives a ``LogReader``; ``convert_to_npz`` / ``convert_to_mp4``
+do what ``simrec convert`` does. The torch datasets load torch only when first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .collect import collect
+from .errors import ConvertError
+from .mp4 import Mp4Options, VideoStats, convert_to_mp4
+from .npz import META_KEY, NpzOptions, NpzResult, build_arrays, convert_to_npz
+from .reader import LogReader, RawRecord, TopicInfo, open_log
+
+__all__ = [
+    "META_KEY",
+    "ConvertError",
+    "LogIterableDataset",
+    "LogReader",
+    "Mp4Options",
+    "NpzOptions",
+    "NpzResult",
+    "RawRecord",
+    "StateBatchDataset",
+    "TopicInfo",
+    "VideoStats",
+    "build_arrays",
+    "collect",
+    "convert_to_mp4",
+    "convert_to_npz",
+    "open_log",
+]
+
+_TORCH_NAMES = ("LogIterableDataset", "StateBatchDataset")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        from . import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

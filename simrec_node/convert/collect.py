@@ -1,0 +1,102 @@
+"""Read the selected topics of a log into per-topic column tables (one pass, streaming)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .columns import Column
+from .fields import Kind, flatten
+from .reader import LogReader
+
+
+class TopicTable:
+    """The messages of one topic as columns; row ``i`` is the ``i``-th message in log-time order."""
+
+    def __init__(self, topic: str, type_name: str, capacity: int, allow_object: bool) -> None:
+        self.topic = topic
+        self.type_name = type_name
+        self.capacity = capacity
+        self.allow_object = allow_object
+        self.log_time: list[int] = []
+        self.publish_time: list[int] = []
+        self.columns: dict[str, Column] = {}
+
+    def add(self, log_time: int, publish_time: int, message: Any) -> None:
+        row = len(self.log_time)
+        self.log_time.append(log_time)
+        self.publish_time.append(publish_time)
+        values: dict[str, Any] = {}
+        kinds: dict[str, Kind] = {}
+        flatten(message, values, kinds)
+        columns = self.columns
+        for key, value in values.items():
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = Column(key, kinds.get(key), value, self.capacity, self.allow_object)
+            column.append(row, value)
+
+    @property
+    def rows(self) -> int:
+        return len(self.log_time)
+
+    def finish(self) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
+        """(arrays by field path incl. ``log_time``/``publish_time``, skipped reasons, notes)."""
+        rows = self.rows
+        log_time = np.array(self.log_time, dtype=np.int64)
+        arrays: dict[str, np.ndarray] = {
+            "log_time": log_time,
+            "publish_time": np.array(self.publish_time, dtype=np.int64),
+        }
+        skipped: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        for key, column in self.columns.items():
+            array, note = column.finish(rows)
+            if array is None:
+                skipped[key] = note
+                continue
+            if key in arrays:  # a field literally named log_time: keep both
+                key = "field." + key
+            arrays[key] = array
+            if note:
+                notes[key] = note
+        if rows > 1 and np.any(np.diff(log_time) < 0):  # chunks written out of order
+            order = np.argsort(log_time, kind="stable")
+            arrays = {k: v[order] for k, v in arrays.items()}
+        return arrays, skipped, notes
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.finish()[0]
+
+
+@dataclass
+class Collection:
+    """What one pass over a log produced: a table per topic and what could not be read."""
+
+    tables: dict[str, TopicTable]
+    problems: list[str] = field(default_factory=list)
+    messages: int = 0
+
+
+def collect(
+    reader: LogReader,
+    topics: Iterable[str] | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    allow_object: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Collection:
+    """Tables for ``topics`` (default: every non-image topic) between ``start`` and ``end`` s."""
+    names = reader.resolve_topics(topics) if topics is not None else reader.numeric_topics
+    tables = {
+        t: TopicTable(t, reader.topics[t].type_name, reader.topics[t].count, allow_object) for t in names
+    }
+    count = 0
+    for topic, log_time, publish_time, message in reader.iter_decoded(names, start, end, progress=progress):
+        tables[topic].add(log_time, publish_time, message)
+        count += 1
+    return Collection(tables, list(reader.problems), count)

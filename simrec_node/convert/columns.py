@@ -1,0 +1,124 @@
+"""One output column: the values of one field path over a topic's messages, time first.
+
+Arrays are copied into one preallocated buffer per column (grown by doubling when a log holds
+more than expected), so memory follows the output, and no decoded chunk buffer stays alive.
+A column that cannot become one numeric array (ragged shapes, strings, ...) becomes an object
+array when allowed, or is dropped with the reason kept for the summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .fields import Kind
+
+
+class Column:
+    """Accumulates one field's values; ``finish(rows)`` returns ``(array | None, note)``."""
+
+    __slots__ = (
+        "_buf",
+        "_values",
+        "allow_object",
+        "count",
+        "dtype",
+        "key",
+        "mode",
+        "reason",
+        "row_shape",
+        "rows",
+    )
+
+    def __init__(self, key: str, kind: Kind | None, first: Any, capacity: int, allow_object: bool) -> None:
+        self.key = key
+        self.allow_object = allow_object
+        self.count = 0
+        self.rows: list[int] | None = None  # row numbers, kept only once a row has been missed
+        self.reason = ""
+        self._values: list[Any] = []
+        self._buf: np.ndarray | None = None
+        self.row_shape: tuple[int, ...] = ()
+        self.dtype: np.dtype | None = None
+        if isinstance(kind, str):
+            self.mode = "object" if allow_object else "skip"
+            self.reason = kind
+        elif isinstance(first, np.ndarray):
+            self.mode = "array"
+            self.row_shape, self.dtype = first.shape, first.dtype
+            self._buf = np.empty((max(capacity, 1), *first.shape), dtype=first.dtype)
+        else:
+            self.mode = "scalar"
+            self.dtype = kind if kind is not None else np.asarray(first).dtype
+
+    def append(self, row: int, value: Any) -> None:
+        if self.rows is None and row != self.count:
+            self.rows = list(range(self.count))
+        if self.rows is not None:
+            self.rows.append(row)
+        mode = self.mode
+        if mode == "array":
+            if value.shape != self.row_shape or value.dtype != self.dtype:
+                self._irregular(row, value)
+                return
+            buf = self._buf
+            if self.count == len(buf):
+                grown = np.empty((2 * len(buf), *self.row_shape), dtype=self.dtype)
+                grown[: self.count] = buf
+                self._buf = buf = grown
+            buf[self.count] = value
+        elif mode == "scalar" or mode == "object":
+            self._values.append(value)
+        self.count += 1
+
+    def _irregular(self, row: int, value: Any) -> None:
+        what = (
+            f"shape {value.shape} at message {row} differs from {self.row_shape}"
+            if value.shape != self.row_shape
+            else f"dtype {value.dtype} at message {row} differs from {self.dtype}"
+        )
+        if self.allow_object:
+            self._values = [*np.array(self._buf[: self.count]), np.array(value)]
+            self.mode, self.reason = "object", f"ragged ({what})"
+        else:
+            self.mode, self.reason = "skip", f"ragged: {what}"
+        self._buf = None
+        self.count += 1
+
+    def finish(self, rows: int) -> tuple[np.ndarray | None, str]:
+        """The column as an array of ``rows`` rows, and a note (the skip reason when None)."""
+        if self.mode == "skip":
+            return None, self.reason
+        if self.mode == "array":
+            data = self._buf[: self.count]
+        elif self.mode == "scalar":
+            data = np.array(self._values, dtype=self.dtype)
+        else:
+            data = object_array(self._values)
+        note = f"stored as objects: {self.reason}" if self.mode == "object" else ""
+        if self.count == rows and self.rows is None:
+            return data, note
+        return self._fill(data, rows, note)
+
+    def _fill(self, data: np.ndarray, rows: int, note: str) -> tuple[np.ndarray | None, str]:
+        where = np.asarray(self.rows if self.rows is not None else range(self.count), dtype=np.int64)
+        missing = f"present in {self.count} of {rows} messages"
+        if data.dtype.kind == "f":
+            full = np.full((rows, *data.shape[1:]), np.nan, dtype=data.dtype)
+        elif data.dtype == object:
+            full = np.empty(rows, dtype=object)
+        elif self.allow_object:
+            full, data = np.empty(rows, dtype=object), object_array(list(data))
+        else:
+            return None, f"{missing}; only float fields are filled with NaN"
+        full[where] = data
+        return full, ", ".join(filter(None, [note, f"{missing}, the rest filled with NaN/None"]))
+
+
+def object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (element by element: numpy would merge equal-shaped arrays)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out

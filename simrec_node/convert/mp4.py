@@ -1,0 +1,335 @@
+"""MCAP -> MP4: camera topics to H.264 video (yuv420p) through imageio-ffmpeg.
+
+The output runs at a constant frame rate that keeps wall timing: output frame ``k`` shows the
+newest camera frame stamped at or before ``t0 + k / fps`` (log time), so frames are repeated
+when the camera was slower than ``fps`` and dropped when it was faster; both are counted.
+The rate defaults to the topic's recorded rate (snapped to a whole number within 3%).
+Several topics go into one video with ``tile``; a directory output gets one video per topic.
+All topics of all videos are read in one pass over the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from .errors import ConvertError
+from .frames import FrameDecoder, overlay, pad_even, tile
+from .output import atomic_output, check_directory, check_output
+from .reader import LogReader
+
+
+@dataclass(frozen=True)
+class Mp4Options:
+    """What to encode and how (the ``simrec convert ... -o X.mp4`` options)."""
+
+    topics: tuple[str, ...] = ()
+    start: float | None = None
+    end: float | None = None
+    fps: float | None = None
+    every: int = 1
+    video_length: int | None = None
+    overlay: bool = False
+    tile: bool = False
+    depth_range: tuple[float, float] | None = None
+    quality: float = 5.0
+
+
+@dataclass
+class VideoStats:
+    """What went into one video (or its clips)."""
+
+    topics: list[str]
+    fps: float
+    files: list[Path] = field(default_factory=list)
+    source_frames: int = 0
+    frames: int = 0
+    repeated: int = 0
+    dropped: int = 0
+    undecodable: int = 0
+    resized: int = 0
+    size: tuple[int, int] | None = None
+
+    def describe(self) -> str:
+        names = ", ".join(str(f) for f in self.files) or "(no file: no frames)"
+        extra = [
+            f"{n} {what}"
+            for n, what in (
+                (self.repeated, "repeated"),
+                (self.dropped, "dropped"),
+                (self.undecodable, "undecodable (skipped)"),
+                (self.resized, "resized to the first frame's size"),
+            )
+            if n
+        ]
+        size = f" {self.size[0]}x{self.size[1]}" if self.size else ""
+        return (
+            f"{names}: {self.frames} frames{size} at {self.fps:g} fps from {self.source_frames} "
+            f"{'+'.join(self.topics)} frames" + (f" ({', '.join(extra)})" if extra else "")
+        )
+
+
+class ClipWriter:
+    """H.264 output in clips of ``clip_length`` frames (one file when None), each written under
+    a temporary name and renamed when complete."""
+
+    def __init__(self, target: Path, fps: float, clip_length: int | None, quality: float) -> None:
+        self.target, self.fps, self.clip_length, self.quality = target, fps, clip_length, quality
+        self.files: list[Path] = []
+        self._gen = None
+        self._temp: Path | None = None
+        self._context = None
+        self._in_clip = 0
+
+    def _name(self) -> Path:
+        if self.clip_length is None:
+            return self.target
+        return self.target.with_name(f"{self.target.stem}_{len(self.files):03d}{self.target.suffix}")
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._gen is None:
+            self._open(frame)
+        self._gen.send(frame)
+        self._in_clip += 1
+        if self.clip_length is not None and self._in_clip == self.clip_length:
+            self.close()
+
+    def _open(self, frame: np.ndarray) -> None:
+        final = self._name()
+        self._context = atomic_output(final)
+        self._temp = self._context.__enter__()
+        height, width = frame.shape[:2]
+        self._gen = imageio_ffmpeg.write_frames(
+            str(self._temp),
+            (width, height),
+            fps=self.fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            quality=self.quality,
+            macro_block_size=1,  # frames are padded to even sizes here instead of rescaled
+            ffmpeg_log_level="error",
+        )
+        self._gen.send(None)
+        self.files.append(final)
+        self._in_clip = 0
+
+    def close(self) -> None:
+        """Finish the open clip and move it to its final name."""
+        if self._gen is None:
+            return
+        gen, context = self._gen, self._context
+        self._gen = self._context = None
+        try:
+            gen.close()
+        except BaseException as exc:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        context.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Stop ffmpeg and delete the unfinished clip (finished clips stay)."""
+        if self._gen is None:
+            return
+        gen, context = self._gen, self._context
+        self._gen = self._context = None
+        self.files.pop()
+        with contextlib.suppress(Exception):  # ffmpeg may already have failed: the clip goes anyway
+            gen.close()
+        error = RuntimeError("aborted")
+        context.__exit__(type(error), error, None)
+
+
+class VideoJob:
+    """One output video: the newest frame of each of its topics, sampled at a constant rate."""
+
+    def __init__(
+        self, target: Path, topics: list[str], types: dict[str, str], fps: float, options: Mp4Options, t0: int
+    ) -> None:
+        self.topics = topics
+        self.options = options
+        self.t0 = t0
+        self.stats = VideoStats(topics=topics, fps=fps)
+        self.decoders = {t: FrameDecoder(types[t], options.depth_range) for t in topics}
+        self.writer = ClipWriter(target, fps, options.video_length, options.quality)
+        self.period = 1e9 / fps
+        self.latest: dict[str, np.ndarray] = {}
+        self.shown: dict[str, int] = {}  # times the current frame of each topic was written
+        self.seen: dict[str, int] = dict.fromkeys(topics, 0)
+        self.next_slot: float | None = None
+        self.last_time = 0
+        self.tile_size: tuple[int, int] | None = None
+
+    def add(self, topic: str, log_time: int, data: object) -> None:
+        index = self.seen[topic]
+        self.seen[topic] = index + 1
+        if index % self.options.every:
+            return
+        try:
+            frame = self.decoders[topic](data)
+        except Exception:  # any decoder failure means the bytes are not a usable image
+            self.stats.undecodable += 1
+            return
+        self.stats.source_frames += 1
+        if self.next_slot is None:
+            self.next_slot = float(log_time)
+        self._emit_until(log_time, inclusive=False)
+        self._replace(topic, frame)
+        self.last_time = log_time
+
+    def _replace(self, topic: str, frame: np.ndarray) -> None:
+        if topic in self.latest:
+            self._count(topic)
+        self.latest[topic] = frame
+        self.shown[topic] = 0
+        if self.tile_size is None:
+            self.tile_size = (frame.shape[1], frame.shape[0])
+
+    def _count(self, topic: str) -> None:
+        shown = self.shown[topic]
+        if shown == 0:
+            self.stats.dropped += 1
+        else:
+            self.stats.repeated += shown - 1
+
+    def _emit_until(self, log_time: float, inclusive: bool) -> None:
+        # A frame stamped within 1% of a period after a slot counts as on time for it (rounding).
+        log_time -= self.period / 100
+        while self.latest and (self.next_slot < log_time or (inclusive and self.next_slot <= log_time)):
+            self._emit(self.next_slot)
+            self.next_slot += self.period
+
+    def _emit(self, slot: float) -> None:
+        if len(self.topics) == 1:
+            frame = self.latest[self.topics[0]]
+        else:
+            frame = tile([self.latest.get(t) for t in self.topics], self.tile_size)
+        if self.options.overlay:
+            frame = overlay(frame, f"t={(slot - self.t0) / 1e9:.3f}s  frame {self.stats.frames}")
+        frame = pad_even(frame)
+        if self.stats.size is None:
+            self.stats.size = (frame.shape[1], frame.shape[0])
+        self.writer.write(frame)
+        self.stats.frames += 1
+        for topic in self.latest:
+            self.shown[topic] += 1
+
+    def finish(self) -> VideoStats:
+        if self.latest:
+            self._emit_until(self.last_time, inclusive=True)
+            if any(self.shown[t] == 0 for t in self.latest):
+                self._emit(self.next_slot)
+            for topic in self.latest:
+                self._count(topic)
+        self.writer.close()
+        self.stats.files = list(self.writer.files)
+        self.stats.resized = sum(d.resized for d in self.decoders.values())
+        return self.stats
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+def _safe_name(topic: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", topic.strip("/")) or "topic"
+
+
+def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
+    if options.fps is not None:
+        if not options.fps > 0:
+            raise ConvertError(f"--fps must be positive, not {options.fps}")
+        return float(options.fps)
+    rates = [t.frequency_hz for t in reader.summary.topics if t.topic in topics and t.frequency_hz]
+    if not rates:
+        return 30.0 / options.every  # a single frame: any rate shows it
+    rate = max(rates) / options.every
+    nearest = round(rate)
+    return float(nearest) if nearest and abs(rate - nearest) <= 0.03 * rate else round(rate, 3)
+
+
+def is_directory_output(output: str | os.PathLike[str]) -> bool:
+    text = os.fspath(output)
+    return text.endswith(("/", os.sep)) or Path(text).is_dir()
+
+
+def _plan(
+    reader: LogReader, output: str | os.PathLike[str], options: Mp4Options, overwrite: bool
+) -> list[tuple[Path, list[str]]]:
+    if options.every < 1:
+        raise ConvertError(f"--every must be 1 or more, not {options.every}")
+    if options.video_length is not None and options.video_length < 1:
+        raise ConvertError(f"--video-length must be 1 or more frames, not {options.video_length}")
+    if not is_directory_output(output):
+        parent = Path(output).parent
+        check_directory(parent if str(parent) else Path("."), for_file=Path(output))
+    images = reader.image_topics
+    topics = reader.resolve_topics(options.topics) if options.topics else []
+    for topic in topics:
+        if topic not in images:
+            raise ConvertError(
+                f"{topic} is {reader.topics[topic].type_name}, not an image topic; "
+                f"image topics: {', '.join(images) or 'none'} (numeric topics convert to .npz)"
+            )
+    if is_directory_output(output):
+        directory = Path(output)
+        check_directory(directory)
+        topics = topics or images
+        if not topics:
+            raise ConvertError(f"{reader.path} has no image topics; {reader.describe_topics()}")
+        plan = [(directory / f"{_safe_name(t)}.mp4", [t]) for t in topics]
+    else:
+        if not topics:
+            topics = images[:1] if len(images) == 1 else []
+            if not topics:
+                raise ConvertError(
+                    f"name the camera topic with --topic (image topics: {', '.join(images) or 'none'}), "
+                    "or give a directory (-o DIR/) for one video per topic"
+                )
+        if len(topics) > 1 and not options.tile:
+            raise ConvertError("several topics into one video need --tile; or give a directory: -o DIR/")
+        plan = [(Path(output), topics)]
+    for target, _ in plan:
+        if options.video_length is None:
+            check_output(target, overwrite=overwrite)
+        else:
+            first = target.with_name(f"{target.stem}_000{target.suffix}")
+            check_output(first, overwrite=overwrite)
+    return plan
+
+
+def convert_to_mp4(
+    reader: LogReader,
+    output: str | os.PathLike[str],
+    options: Mp4Options = Mp4Options(),
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[VideoStats]:
+    """Encode camera topics to MP4: one video for ``output.mp4``, one per topic for a directory."""
+    plan = _plan(reader, output, options, overwrite)
+    types = {t: reader.topics[t].type_name for _, topics in plan for t in topics}
+    t0 = reader.time_window(options.start, None)[0] or reader.start_ns
+    jobs = [
+        VideoJob(target, topics, types, _rate(reader, topics, options), options, t0)
+        for target, topics in plan
+    ]
+    by_topic: dict[str, list[VideoJob]] = {}
+    for job in jobs:
+        for topic in job.topics:
+            by_topic.setdefault(topic, []).append(job)
+    try:
+        for record in reader.iter_raw(list(types), options.start, options.end, progress=progress):
+            for job in by_topic[record.topic]:
+                job.add(record.topic, record.log_time, record.data)
+        return [job.finish() for job in jobs]
+    except BaseException:
+        for job in jobs:
+            job.abort()
+        raise

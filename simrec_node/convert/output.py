@@ -1,0 +1,43 @@
+"""Output files: no silent overwrite, and never a half-written file under the final name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import ConvertError
+
+
+def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """The output path, after checking that it can be written (before any work is done)."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConvertError(f"{target} is a directory: give a file name such as {target / 'out.npz'}")
+    if target.exists() and not overwrite:
+        raise ConvertError(f"{target} already exists: choose another name or pass --overwrite")
+    check_directory(target.parent if str(target.parent) else Path("."), for_file=target)
+    return target
+
+
+def check_directory(directory: Path, *, for_file: Path | None = None) -> None:
+    what = f"cannot write {for_file}: directory {directory}" if for_file else f"output directory {directory}"
+    if not directory.is_dir():
+        raise ConvertError(f"{what} does not exist; create it first")
+    if not os.access(directory, os.W_OK):
+        raise ConvertError(f"{what} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` (same suffix, so tools pick the same format);
+    rename it to ``target`` when the block succeeds, delete it when it fails.
+    """
+    temp = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+    try:
+        yield temp
+        os.replace(temp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()

@@ -1,0 +1,43 @@
+"""Record from inside a simulation: the in-process ``Recorder``, episodes, Gymnasium wrappers.
+
+The Gymnasium wrappers load on first use, so this package works without gymnasium installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .episodes import EPISODE_TOPIC
+from .errors import (
+    IntegrationError,
+    RecorderClosedError,
+    ServeUnavailableError,
+    TopicTypeError,
+    UnsupportedValueError,
+)
+from .recorder import Recorder
+from .triggers import VideoTrigger, capped_cubic_video_schedule
+
+__all__ = [
+    "EPISODE_TOPIC",
+    "IntegrationError",
+    "RecordRollout",
+    "RecordVectorRollout",
+    "Recorder",
+    "RecorderClosedError",
+    "ServeUnavailableError",
+    "TopicTypeError",
+    "UnsupportedValueError",
+    "VideoTrigger",
+    "capped_cubic_video_schedule",
+]
+
+_GYM_NAMES = {"RecordRollout", "RecordVectorRollout"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GYM_NAMES:
+        from . import gym_wrappers
+
+        return getattr(gym_wrappers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

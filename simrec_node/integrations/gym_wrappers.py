@@ -1,0 +1,338 @@
+"""Gymnasium wrappers that record rollouts into an MCAP file (``pip install 'simrec[gymnasium]'``).
+
+``RecordRollout`` (one env) and ``RecordVectorRollout`` (vector envs) record, under
+``topic_prefix`` (default ``/rollout``):
+
+- ``obs``: ``simrec.Tensor`` (Box, Discrete, ...) or ``simrec.StateBatch`` (Dict; nested keys
+  joined with ``/``), after every reset and step;
+- ``action``: ``simrec.Tensor``;
+- ``step``: reward, terminated, truncated (``simrec.Scalars`` for one env; for vector envs a
+  ``simrec.StateBatch`` of [N] arrays plus ``autoreset``: True where the step only reset that env);
+- ``info``: the numeric ``info`` entries; ``episode_stats``: Gymnasium's ``r``, ``l``, ``t``;
+- ``/episodes``: one ``simrec.Episode`` per finished episode;
+- frames (when recorded) as ``foxglove.CompressedImage`` on ``/camera/<name_prefix>``, on
+  RecordVideo's schedule; every clip also gets a ``simrec.clip`` metadata record named as
+  RecordVideo names its file (``rl-video-episode-8``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+try:
+    import gymnasium as gym
+except ImportError as exc:  # pragma: no cover - exercised only without gymnasium
+    raise ImportError("simrec's Gymnasium wrappers need gymnasium: pip install 'simrec[gymnasium]'") from exc
+
+from .recorder import Recorder
+from .triggers import Clip, VideoTrigger
+
+__all__ = ["RecordRollout", "RecordVectorRollout"]
+
+_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts/tuples of arrays -> {"a/b": array}."""
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, tuple):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in items:
+        out.update(_flatten(item, f"{prefix}/{key}" if prefix else str(key)))
+    return out
+
+
+def _as_record(value: Any) -> Any:
+    """What ``rec.log`` gets for an observation or action: an array, or a dict of arrays."""
+    if isinstance(value, Mapping | tuple):
+        return {k: np.asarray(v) for k, v in _flatten(value).items()}
+    if hasattr(value, "detach"):  # a torch tensor (torch-based envs)
+        return value
+    return np.asarray(value)
+
+
+def _numeric_info(info: Mapping[str, Any], batch: int | None) -> dict[str, Any]:
+    """The numeric entries of ``info``: scalars (one env) or [N] arrays (vector env)."""
+    out: dict[str, Any] = {}
+    for key, value in _flatten(dict(info)).items():
+        array = np.asarray(value) if not isinstance(value, str) else None
+        if array is None or array.dtype.kind not in "biuf":
+            continue
+        if batch is None and array.ndim == 0:
+            out[key] = array.item()
+        elif batch is not None and array.ndim >= 1 and array.shape[0] == batch:
+            out[key] = array
+    return out
+
+
+def _success(info: Mapping[str, Any]) -> bool | None:
+    for key in ("is_success", "success"):
+        if key in info:
+            return bool(info[key])
+    return None
+
+
+class _Rollout:
+    """What both wrappers share: the recorder, topic names and the frame schedule."""
+
+    def _setup(
+        self,
+        env: Any,
+        path_or_recorder: str | os.PathLike[str] | Recorder,
+        record_frames: bool | None,
+        trigger_args: dict[str, Any],
+        topic_prefix: str,
+        recorder_kwargs: dict[str, Any],
+    ) -> None:
+        if isinstance(path_or_recorder, Recorder):
+            self.recorder, self._owns_recorder = path_or_recorder, False
+        else:
+            self.recorder, self._owns_recorder = Recorder(path_or_recorder, **recorder_kwargs), True
+        render_mode = getattr(env, "render_mode", None)
+        if record_frames is None:
+            record_frames = render_mode == "rgb_array"
+        elif record_frames and render_mode != "rgb_array":
+            raise ValueError(
+                f"record_frames needs render_mode='rgb_array', this env has {render_mode!r}: "
+                "make the env with render_mode='rgb_array'"
+            )
+        name_prefix = trigger_args["name_prefix"]
+        self.frame_topic = f"/camera/{_NOT_TOKEN.sub('_', name_prefix) or 'frames'}"
+        self.trigger = VideoTrigger(**trigger_args, on_clip=self._clip_done) if record_frames else None
+        prefix = "/" + topic_prefix.strip("/")
+        self.topics = {
+            name: f"{prefix}/{name}" for name in ("obs", "action", "step", "info", "episode_stats")
+        }
+        self.steps = 0  # step() calls so far: the step number of the next one
+
+    def _clip_done(self, clip: Clip) -> None:
+        self.recorder.add_metadata(
+            "simrec.clip",
+            {
+                "name": clip.name,
+                "topic": self.frame_topic,
+                "frames": str(clip.frames),
+                "start_episode": str(clip.start_episode),
+                "start_step": str(clip.start_step),
+            },
+        )
+
+    def _frame(self, frame: Any) -> None:
+        if isinstance(frame, list | tuple):  # vector envs: the first env's frame
+            frame = frame[0] if frame else None
+        if isinstance(frame, np.ndarray):
+            self.recorder.log_image(self.frame_topic, frame)
+            self.trigger.captured()
+
+    def _stats(self, env_index: int, episode: Any) -> None:
+        values = {"r": episode.episode_return, "l": episode.length, "t": episode.wall_time_s}
+        values["env_index"] = env_index
+        self.recorder.log(self.topics["episode_stats"], values, step=episode.end_step)
+
+    def _finish(self) -> None:
+        if self.trigger is not None:
+            self.trigger.stop()
+        if self._owns_recorder:
+            self.recorder.close()
+
+
+class RecordRollout(gym.Wrapper, _Rollout):
+    """Record every transition of a Gymnasium env, its episodes and (on a schedule) its frames.
+
+    Args:
+        env: the environment.
+        path_or_recorder: an MCAP file to write (closed with the env) or a ``Recorder`` to share.
+        record_frames: record ``env.render()`` frames; default: when ``render_mode="rgb_array"``.
+        episode_trigger, step_trigger, video_length, name_prefix: as in ``RecordVideo``.
+        video_interval: start a clip every this many steps (Isaac Lab's ``--video_interval``).
+        topic_prefix: where the rollout topics go.
+        **recorder_kwargs: passed to ``Recorder`` when given a path (``image_format="png"``, ...).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        path_or_recorder: str | os.PathLike[str] | Recorder,
+        *,
+        record_frames: bool | None = None,
+        episode_trigger: Callable[[int], bool] | None = None,
+        step_trigger: Callable[[int], bool] | None = None,
+        video_length: int = 0,
+        name_prefix: str = "rl-video",
+        video_interval: int | None = None,
+        topic_prefix: str = "/rollout",
+        **recorder_kwargs: Any,
+    ) -> None:
+        gym.Wrapper.__init__(self, env)
+        trigger_args = dict(
+            episode_trigger=episode_trigger,
+            step_trigger=step_trigger,
+            video_length=video_length,
+            name_prefix=name_prefix,
+            video_interval=video_interval,
+        )
+        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs)
+        self._return = 0.0
+        self._length = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        rec = self.recorder
+        rec.reset(0, step=self.steps)
+        self._return, self._length = 0.0, 0
+        rec.log(self.topics["obs"], _as_record(obs), step=self.steps)
+        if self.trigger is not None and self.trigger.reset():
+            self._frame(self.env.render())
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        rec, topics, step = self.recorder, self.topics, self.steps
+        self.steps += 1
+        rec.log(topics["action"], _as_record(action), step=step)
+        rec.log(topics["obs"], _as_record(obs), step=step)
+        rec.log(
+            topics["step"],
+            {"reward": float(reward), "terminated": bool(terminated), "truncated": bool(truncated)},
+            step=step,
+        )
+        numeric = _numeric_info(info, None)
+        if numeric:
+            rec.log(topics["info"], numeric, step=step)
+        self._return += float(reward)
+        self._length += 1
+        if terminated or truncated:
+            episode = rec.episode_end(
+                0,
+                return_=self._return,
+                length=self._length,
+                success=_success(info),
+                terminated=terminated,
+                truncated=truncated,
+                step=step,
+            )
+            self._stats(0, episode)
+        if self.trigger is not None and self.trigger.step():
+            self._frame(self.env.render())
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._finish()
+
+
+class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
+    """``RecordRollout`` for vector envs: [N, ...] records, per-env episodes, autoreset aware.
+
+    With the default ``NEXT_STEP`` autoreset (``env.metadata["autoreset_mode"]``), the step after
+    an env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
+    counted in any episode. Frames are the first env's, on vector ``RecordVideo``'s schedule.
+    """
+
+    def __init__(
+        self,
+        env: gym.vector.VectorEnv,
+        path_or_recorder: str | os.PathLike[str] | Recorder,
+        *,
+        record_frames: bool | None = None,
+        episode_trigger: Callable[[int], bool] | None = None,
+        step_trigger: Callable[[int], bool] | None = None,
+        video_length: int = 0,
+        name_prefix: str = "rl-video",
+        video_interval: int | None = None,
+        topic_prefix: str = "/rollout",
+        **recorder_kwargs: Any,
+    ) -> None:
+        gym.vector.VectorWrapper.__init__(self, env)
+        trigger_args = dict(
+            episode_trigger=episode_trigger,
+            step_trigger=step_trigger,
+            video_length=video_length,
+            name_prefix=name_prefix,
+            video_interval=video_interval,
+        )
+        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs)
+        mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+        self.autoreset_mode = gym.vector.AutoresetMode(mode)
+        n = self.num_envs
+        self._returns = np.zeros(n)
+        self._lengths = np.zeros(n, dtype=np.int64)
+        self._prev_dones = np.zeros(n, dtype=bool)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict]:
+        mask = None if options is None else options.get("reset_mask")
+        obs, info = self.env.reset(seed=seed, options=options)
+        mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        rec = self.recorder
+        rec.reset(np.flatnonzero(mask).tolist(), step=self.steps)
+        self._returns[mask] = 0.0
+        self._lengths[mask] = 0
+        self._prev_dones[mask] = False
+        rec.log(self.topics["obs"], _as_record(obs), step=self.steps)
+        if self.trigger is not None and self.trigger.vector_reset(bool(mask[0])):
+            self._frame(self.env.render())
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        rec, topics, step = self.recorder, self.topics, self.steps
+        self.steps += 1
+        rewards_np = np.asarray(rewards, dtype=np.float64)
+        terms = np.asarray(terminations, dtype=bool)
+        truncs = np.asarray(truncations, dtype=bool)
+        dones = terms | truncs
+        next_step = self.autoreset_mode == gym.vector.AutoresetMode.NEXT_STEP
+        autoreset = self._prev_dones.copy() if next_step else np.zeros(self.num_envs, dtype=bool)
+        if autoreset.any():  # these envs only reset: their next episode starts at the next step
+            rec.reset(np.flatnonzero(autoreset).tolist(), step=step + 1)
+        live = ~autoreset
+        self._returns[autoreset] = 0.0
+        self._lengths[autoreset] = 0
+        self._returns[live] += rewards_np[live]
+        self._lengths[live] += 1
+        rec.log(topics["action"], _as_record(actions), step=step)
+        rec.log(topics["obs"], _as_record(obs), step=step)
+        rec.log(
+            topics["step"],
+            {"reward": rewards_np, "terminated": terms, "truncated": truncs, "autoreset": autoreset},
+            step=step,
+        )
+        numeric = _numeric_info(infos, self.num_envs)
+        if numeric:
+            rec.log(topics["info"], numeric, step=step)
+        for i in np.flatnonzero(dones & live):
+            episode = rec.episode_end(
+                int(i),
+                return_=float(self._returns[i]),
+                length=int(self._lengths[i]),
+                terminated=bool(terms[i]),
+                truncated=bool(truncs[i]),
+                step=step,
+            )
+            self._stats(int(i), episode)
+        if next_step:
+            self._prev_dones = dones
+        if self.trigger is not None and self.trigger.vector_step(
+            bool(dones[0]), self.autoreset_mode == gym.vector.AutoresetMode.SAME_STEP
+        ):
+            self._frame(self.env.render())
+        return obs, rewards, terminations, truncations, infos
+
+    def close(self, **kwargs: Any) -> None:
+        try:
+            super().close(**kwargs)
+        finally:
+            self._finish()

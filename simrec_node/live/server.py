@@ -1,0 +1,58 @@
+"""Starting a Foxglove WebSocket server, with one-line errors for what users get wrong."""
+
+from __future__ import annotations
+
+import foxglove
+from foxglove.websocket import Capability, ServerListener, WebSocketServer
+
+_BIND_PREFIX = "FoxgloveError: Failed to bind port: "
+
+
+class LiveError(Exception):
+    """The live view cannot start (port in use, bad host): printed as one line."""
+
+
+def open_server(
+    *,
+    host: str,
+    port: int,
+    context: foxglove.Context,
+    name: str = "simrec",
+    capabilities: list[Capability] | None = None,
+    backlog: int = 256,
+    listener: ServerListener | None = None,
+) -> WebSocketServer:
+    """Bind and start a server on ``host:port`` (0: any free port) for ``context``'s channels.
+
+    Raises:
+        LiveError: the address cannot be bound (in use, not an address of this machine, ...).
+    """
+    try:
+        return foxglove.start_server(
+            name=name,
+            host=host,
+            port=port,
+            capabilities=capabilities,
+            server_listener=listener,
+            context=context,
+            message_backlog_size=backlog,
+        )
+    except RuntimeError as exc:
+        reason = str(exc).removeprefix(_BIND_PREFIX)
+        if "Address already in use" in reason:
+            raise LiveError(
+                f"port {port} on {host} is already in use: choose another with --port "
+                "(or stop the program holding it)"
+            ) from None
+        raise LiveError(
+            f"cannot serve the live view on {host}:{port}: {reason}; check --host/--port"
+        ) from None
+
+
+def viewer_url(host: str, port: int) -> str:
+    """The ``ws://`` address a viewer on this machine connects to."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"ws://{host}:{port}"

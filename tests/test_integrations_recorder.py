@@ -1,0 +1,156 @@
+"""The in-process Recorder: values round-trip bit-exact through a real MCAP file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from simrec_node import Recorder
+from simrec_node.integrations import RecorderClosedError, TopicTypeError, UnsupportedValueError
+from simrec_node.msgs import decode_image, decode_state_batch, decode_tensor
+from simrec_node.record import OutputError
+
+from .integrations_helpers import read_messages, read_metadata
+
+
+def test_arrays_scalars_dicts_and_images_round_trip(tmp_path):
+    path = tmp_path / "run.mcap"
+    state = np.zeros((8, 3), np.float32)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    sent = []
+    with Recorder(path, image_format="png") as rec:
+        for step in range(5):
+            state[:] = rng.standard_normal((8, 3))  # the sim overwrites its buffer every step
+            sent.append(state.copy())
+            rec.log("sim/state", state, sim_time=step * 0.01, step=step)
+            rec.log("reward", 0.5 * step, step=step)
+            rec.log("batch", {"q": state, "done": state[:, 0] > 0}, step=step, sim_time=step * 0.01)
+        rec.log_image("camera/rgb", frame, sim_time=0.05)
+    got = read_messages(path)
+    states = got["/sim/state"]
+    assert [m.sequence for m, _ in states] == list(range(5))
+    assert [m.publish_time for m, _ in states] == [round(s * 0.01 * 1e9) for s in range(5)]
+    for (message, _), expected in zip(states, sent, strict=True):
+        np.testing.assert_array_equal(decode_tensor(message.data), expected)
+    assert [msg.values["value"] for _, msg in got["/reward"]] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    view = decode_state_batch(got["/batch"][3][0].data)
+    assert view.step == 3 and view.num_envs == 8
+    np.testing.assert_array_equal(view.tensors["done"], sent[3][:, 0] > 0)
+    message, image = got["/camera/rgb"][0]
+    assert image.format == "png"
+    np.testing.assert_array_equal(decode_image("foxglove.CompressedImage", message.data), frame)
+    meta = dict(read_metadata(path))
+    assert meta["simrec.recording"]["mode"] == "in-process"
+    stats = json.loads(meta["simrec.topic_stats"]["/sim/state"])
+    assert stats["received"] == stats["written"] == 5 and stats["queue_dropped"] == 0
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))],
+)
+def test_torch_tensors_read_back_bit_exact(tmp_path, device):
+    path = tmp_path / "torch.mcap"
+    x = torch.randn(64, 16, device=device)
+    sent = []
+    with Recorder(path) as rec:
+        for step in range(4):
+            x.mul_(1.5).add_(1)  # in place: the recorder must have copied the previous value
+            sent.append(x.cpu().numpy().copy())
+            rec.log("state", x, step=step)
+            rec.log("batch", {"x": x, "i": torch.arange(64, device=device)}, step=step)
+    got = read_messages(path)
+    for (message, _), expected in zip(got["/state"], sent, strict=True):
+        assert decode_tensor(message.data).tobytes() == expected.tobytes()
+    last = decode_state_batch(got["/batch"][-1][0].data)
+    assert last.tensors["x"].tobytes() == sent[-1].tobytes()
+    np.testing.assert_array_equal(last.tensors["i"], np.arange(64))
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        (np.array([object(), 1], dtype=object), "dtype object"),
+        ([[1, 2], [3]], "not a rectangular array"),
+        (np.array(["a", "b"]), "dtype <U1"),
+        (np.zeros(3, np.complex64), "complex64"),
+        ({"a": np.array(["x"])}, "dtype <U1"),
+        ("text", "cannot log str"),
+    ],
+)
+def test_unrepresentable_values_name_topic_and_type(tmp_path, value, needle):
+    with Recorder(tmp_path / "bad.mcap") as rec:
+        with pytest.raises(UnsupportedValueError) as info:
+            rec.log("sim/bad", value)
+        assert isinstance(info.value, TypeError)
+        assert "/sim/bad" in str(info.value) and needle in str(info.value)
+
+
+def test_topic_with_two_types_and_log_after_close(tmp_path):
+    rec = Recorder(tmp_path / "t.mcap")
+    rec.log("x", np.zeros(3))
+    with pytest.raises(TopicTypeError, match=r"/x carries simrec.Tensor.*simrec.Scalars"):
+        rec.log("x", 1.0)
+    rec.close()
+    rec.close()  # twice is fine
+    with pytest.raises(RecorderClosedError, match="closed"):
+        rec.log("x", np.zeros(3))
+    assert len(read_messages(tmp_path / "t.mcap")["/x"]) == 1
+
+
+def test_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "run.mcap"
+    path.write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="already exists"):
+        Recorder(path)
+    assert path.read_bytes() == b"keep me"
+    Recorder(path, overwrite=True).close()
+    assert path.read_bytes() != b"keep me"
+
+
+def test_drop_when_full_is_counted(tmp_path):
+    path = tmp_path / "drop.mcap"
+    big = np.ones((256, 1024), np.float32)  # 1 MiB per message, queue holds one
+    with Recorder(path, when_full="drop", max_queue_bytes=1, queue_size=1, compression="none") as rec:
+        for _ in range(200):
+            rec.log("big", big)
+    stats = json.loads(dict(read_metadata(path))["simrec.topic_stats"]["/big"])
+    assert stats["received"] == 200
+    assert stats["written"] + stats["queue_dropped"] == 200
+    assert stats["written"] == len(read_messages(path)["/big"])
+
+
+def test_data_funcs_sampled_at_their_rate_and_episodes(tmp_path):
+    path = tmp_path / "genesis.mcap"
+    counter = {"n": 0}
+
+    def data() -> dict:
+        counter["n"] += 1
+        return {"pos": np.full(3, counter["n"], np.float32)}
+
+    with Recorder(path) as rec:
+        rec.add(data, "robot", hz=10)
+        rec.add(lambda: 1.0, "every")
+        dt = 0.01
+        for i in range(100):
+            rec.step(sim_time=i * dt, step=i)
+            if i == 49:
+                rec.episode_end(return_=12.5, success=True, terminated=True)
+                rec.reset()
+        rec.episode_end(return_=3.0, truncated=True)
+    got = read_messages(path)
+    assert len(got["/robot"]) == 10  # 1 s of sim time at 10 Hz
+    assert [m.publish_time for m, _ in got["/robot"]][:3] == [0, 100_000_000, 200_000_000]
+    assert len(got["/every"]) == 100
+    episodes = [msg for _, msg in got["/episodes"]]
+    assert [(e.episode_index, e.start_step, e.end_step, e.length) for e in episodes] == [
+        (0, 0, 49, 50),
+        (1, 50, 99, 50),
+    ]
+    assert episodes[0].HasField("success") and episodes[0].success and episodes[0].terminated
+    assert not episodes[1].HasField("success") and episodes[1].truncated
+    assert episodes[1].end_time == pytest.approx(0.99)

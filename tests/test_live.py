@@ -1,0 +1,223 @@
+"""The live Foxglove view, checked with a real Foxglove WebSocket client (@foxglove/ws-protocol).
+
+``simrec record --serve`` and ``simrec serve`` run as processes; tests/interop/live_client.mjs
+connects with subprotocol foxglove.sdk.v1, decodes messages with the advertised descriptors
+and prints JSON lines that these tests check against what was published.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mcap.reader import make_reader
+
+from simrec_node.graph import Node, TypeInfo
+from simrec_node.live import LiveBridge, LiveOptions
+from simrec_node.msgs import Scalars
+
+from .conftest import publisher_command, simrec_command, start_process, wait_for_line
+from .mcap_interop import INTEROP_DIR, ensure_node_peers, node_validate
+
+CLIENT = INTEROP_DIR / "live_client.mjs"
+
+
+@pytest.fixture(autouse=True)
+def _node_peers() -> None:
+    ensure_node_peers()
+
+
+def start_client(url: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["node", str(CLIENT), url, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def client_events(client: subprocess.Popen, timeout_s: float = 60) -> list[dict]:
+    out, err = client.communicate(timeout=timeout_s)
+    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert client.returncode == 0, f"client failed: {err}\n{out[-2000:]}"
+    return events
+
+
+def live_url(process: subprocess.Popen) -> str:
+    line = wait_for_line(process.stderr, "live view at")
+    return re.search(r"ws://[\w.\[\]:]+", line).group(0)
+
+
+def as_dict(entries: list[dict] | dict) -> dict:
+    """Protobuf maps as decoded from a descriptor: a list of {key, value} entries."""
+    return entries if isinstance(entries, dict) else {e["key"]: e["value"] for e in entries}
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return err
+
+
+def messages_in(path: Path, topic: str) -> list:
+    with path.open("rb") as f:
+        reader = make_reader(f, validate_crcs=True)
+        return [
+            Scalars.FromString(m.data)
+            for _, c, m in reader.iter_messages(log_time_order=False)
+            if c.topic == topic
+        ]
+
+
+def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
+    domain: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "live.mcap"
+    recorder = start_process(
+        simrec_command("record", "/test/data", "--serve", "--port", "0", "-o", str(output), "-q"), domain
+    )
+    url = live_url(recorder)
+    assert url.startswith("ws://127.0.0.1:")
+    wait_for_line(recorder.stderr, "recording")
+    client = start_client(
+        url, "--topic", "/test/data", "--count", "30", "--graph", "/test/data", "--timeout", "45"
+    )
+    publisher = start_process(
+        publisher_command("--type", "scalars", "--count", "300", "--rate", "100"), domain
+    )
+    events = client_events(client)
+    publisher.communicate(timeout=30)
+    assert publisher.returncode == 0
+    err = stop(recorder)
+
+    info = next(e for e in events if e["event"] == "serverInfo")
+    assert info["protocol"] == "foxglove.sdk.v1" and "connectionGraph" in info["capabilities"]
+    channel = next(e for e in events if e["event"] == "advertise" and e["topic"] == "/test/data")
+    assert channel["encoding"] == "protobuf" and channel["schemaEncoding"] == "protobuf"
+    assert channel["schemaName"] == "simrec.Scalars"
+    steps = [int(e["message"]["step"]) for e in events if e["event"] == "message"]
+    assert len(steps) == 30
+    assert steps == list(range(steps[0], steps[0] + 30)), steps  # the publisher's counter, in order
+    for event in (e for e in events if e["event"] == "message"):
+        assert as_dict(event["message"]["values"])["i"] == float(event["message"]["step"])
+    graphs = [e for e in events if e["event"] == "graph"]
+    assert any(t["name"] == "/test/data" for g in graphs for t in g["publishedTopics"])
+
+    recorded = messages_in(output, "/test/data")  # the live view took nothing from the file
+    assert [m.step for m in recorded] == list(range(300))
+    assert node_validate(output)["messageCount"] == 300
+    assert "0 dropped" in err
+
+
+def test_a_client_that_never_reads_does_not_stall_the_recorder(domain: str, tmp_path: Path) -> None:
+    output = tmp_path / "stalled.mcap"
+    recorder = start_process(
+        simrec_command("record", "/test/big", "--serve", "--port", "0", "-o", str(output), "-q"), domain
+    )
+    url = live_url(recorder)
+    wait_for_line(recorder.stderr, "recording")
+    count, payload = 2000, "x" * 30_000  # 60 MB: far beyond the socket buffers and the backlog
+    with Node("flood") as node:
+        publisher = node.create_publisher(Scalars, "/test/big")
+        assert publisher.wait_for_subscribers(20)
+        publisher.publish(Scalars(step=0))  # the bridge advertises the topic on first sight
+        client = start_client(url, "--topic", "/test/big", "--stall", "--timeout", "60")
+        wait_for_line(client.stdout, '"stalled"', timeout_s=30)
+        for step in range(1, count):
+            publisher.publish(Scalars(step=step, values={payload: 1.0}))
+        time.sleep(1.0)  # stragglers in flight
+        assert client.poll() is None  # still connected, and still not reading
+        err = stop(recorder)
+        client.kill()
+        client.communicate()
+    assert [m.step for m in messages_in(output, "/test/big")] == list(range(count))
+    assert "0 dropped" in err
+
+
+def test_serve_bridges_the_demo_with_schemas_and_values(domain: str) -> None:
+    server = start_process(simrec_command("serve", "--port", "0", "-q"), domain)
+    url = live_url(server)
+    demo = start_process(simrec_command("demo", "--duration", "20", "--envs", "3", "-q"), domain)
+    try:
+        client = start_client(url, "--topic", "/sim/state", "--topic", "/camera/rgb", "--count", "5")
+        events = client_events(client)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=30)
+    err = stop(server)
+
+    schemas = {e["topic"]: e["schemaName"] for e in events if e["event"] == "advertise"}
+    assert schemas["/sim/state"] == "simrec.StateBatch"
+    assert schemas["/camera/rgb"] == "foxglove.CompressedImage"
+    states = [e["message"] for e in events if e["event"] == "message" and e["topic"] == "/sim/state"]
+    assert len(states) >= 5
+    for state in states:
+        assert state["num_envs"] == 3
+        qpos = as_dict(state["tensors"])["qpos"]
+        assert [int(n) for n in qpos["shape"]] == [3, 2] and len(qpos["float32_data"]) == 6
+    images = [e["message"] for e in events if e["event"] == "message" and e["topic"] == "/camera/rgb"]
+    assert images[0]["format"] == "jpeg" and images[0]["data"]["bytes"] > 1000
+    assert re.search(r"served [\d,]+ messages", err)
+
+
+def test_bridge_forwards_only_to_subscribed_clients_and_adds_later_topics(domain: str) -> None:
+    with LiveBridge(LiveOptions(port=0, graph_period_s=0.3)) as bridge, Node("pub") as node:
+        bridge.follow(["/**"])
+        first = node.create_publisher(Scalars, "/live/first")
+        first.wait_for_subscribers(10)
+        for step in range(20):
+            first.publish(Scalars(step=step))
+        _wait_until(lambda: "/live/first" in bridge.topics)
+        for step in range(20):
+            first.publish(Scalars(step=step))
+        time.sleep(0.3)
+        assert bridge.forwarded == 0  # nobody subscribed: nothing handed to the server
+
+        client = start_client(
+            bridge.url, "--topic", "/live/first", "--topic", "/live/later", "--count", "3", "--timeout", "30"
+        )
+        later = node.create_publisher(TypeInfo.of(Scalars), "/live/later")  # appears after the client
+        deadline = time.monotonic() + 40
+        step = 0
+        while client.poll() is None and time.monotonic() < deadline:
+            first.publish(Scalars(step=step))
+            later.publish(Scalars(step=step, values={"later": 1.0}))
+            step += 1
+            time.sleep(0.02)
+        events = client_events(client)
+    assert bridge.forwarded >= 6
+    assert {"/live/first", "/live/later"} <= {e["topic"] for e in events if e["event"] == "advertise"}
+    assert any(e["topic"] == "/live/later" for e in events if e["event"] == "message")
+
+
+def _wait_until(condition, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_port_in_use_and_bad_host_are_one_line_errors(domain: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        output = tmp_path / "never.mcap"
+        cases = [
+            (simrec_command("serve", "--port", port), "already in use"),
+            (simrec_command("record", "-a", "--serve", "--port", port, "-o", str(output)), "already in use"),
+            (simrec_command("serve", "--host", "no such host!", "--port", "0"), "cannot serve the live view"),
+            (simrec_command("serve", "--port", "70000"), "port number"),
+            (simrec_command("record", "-a", "--port", "9000", "-o", str(output)), "add --serve"),
+        ]
+        for command, needle in cases:
+            process = start_process(command, domain)
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 2, err
+            assert needle in err and "Traceback" not in err, err
+            assert len([line for line in err.splitlines() if "error" in line]) == 1, err
+    assert not output.exists()
