@@ -7,7 +7,6 @@ python examples/gym_cartpole.py            # writes cartpole.mcap
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -28,23 +27,28 @@ def main() -> None:
         while not done:
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             done = terminated or truncated
+    fps = str(env.metadata.get("render_fps", 30))  # frames carry wall time: give the env's rate
     env.close()
     print(f"wrote {OUTPUT}")
-    commands = [
-        ["simrec", "info", OUTPUT],
-        ["simrec", "convert", OUTPUT, "-o", "cartpole.mp4", "-t", "/camera/rl_video", "--overwrite"],
-        ["simrec", "convert", OUTPUT, "-o", "cartpole.npz", "--overwrite"],
-    ]
-    has_convert = (
-        shutil.which("simrec")
-        and subprocess.run(["simrec", "convert", "--help"], capture_output=True).returncode == 0
-    )
-    for command in commands:
-        if command[1] == "convert" and not has_convert:
-            print("run:", " ".join(command))
-            continue
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=False, stdout=sys.stdout)
+    simrec = [sys.executable, "-m", "simrec_node.cli.main"]
+    for command in (
+        ["info", OUTPUT],
+        [
+            "convert",
+            OUTPUT,
+            "-o",
+            "cartpole.mp4",
+            "--topic",
+            "/camera/rl_video",
+            "--each-frame",
+            "--fps",
+            fps,
+            "--overwrite",
+        ],
+        ["convert", OUTPUT, "-o", "cartpole.npz", "--overwrite"],
+    ):
+        print("$ simrec", " ".join(command), flush=True)
+        subprocess.run([*simrec, *command], check=True)
 
 
 if __name__ == "__main__":

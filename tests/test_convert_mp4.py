@@ -120,6 +120,11 @@ def test_constant_rate_repeats_and_drops(tmp_path: Path) -> None:
     assert down.frames == 21 and down.dropped == 19 and down.repeated == 0
     (every,) = convert_to_mp4(open_log(path), tmp_path / "every.mp4", Mp4Options(topics=("/fast",), every=2))
     assert every.fps == 30 and every.frames == 20 and every.dropped == 0
+    each_options = Mp4Options(topics=("/fast",), fps=50, each_frame=True)
+    (each,) = convert_to_mp4(open_log(path), tmp_path / "each.mp4", each_options)
+    assert each.frames == 40 and each.dropped == 0 and each.repeated == 0
+    meta, frames = read_video(tmp_path / "each.mp4")
+    assert len(frames) == 40 and meta["fps"] == 50
 
 
 def test_undecodable_and_resized_frames_are_counted(tmp_path: Path, capsys) -> None:

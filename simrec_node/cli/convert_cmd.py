@@ -71,6 +71,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     npz.add_argument("--compress", action="store_true", help="write a compressed .npz")
     mp4 = parser.add_argument_group("MP4")
     mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
+    mp4.add_argument(
+        "--each-frame",
+        action="store_true",
+        help="write every recorded frame once at --fps, ignoring time gaps (as Gymnasium's RecordVideo)",
+    )
     mp4.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th camera frame")
     mp4.add_argument(
         "--video-length", type=int, metavar="N", help="split into clips of N frames (_000.mp4, ...)"
@@ -170,6 +175,7 @@ def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
         start=args.start,
         end=args.end,
         fps=args.fps,
+        each_frame=args.each_frame,
         every=args.every,
         video_length=args.video_length,
         overlay=args.overlay,

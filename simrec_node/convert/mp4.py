@@ -40,6 +40,9 @@ class Mp4Options:
     tile: bool = False
     depth_range: tuple[float, float] | None = None
     quality: float = 5.0
+    # Every recorded frame once, ignoring the gaps between them (Gymnasium RecordVideo's way):
+    # for frames stamped with wall time by a loop that ran faster or slower than the sim.
+    each_frame: bool = False
 
 
 @dataclass
@@ -178,6 +181,10 @@ class VideoJob:
             self.stats.undecodable += 1
             return
         self.stats.source_frames += 1
+        if self.options.each_frame:
+            self._replace(topic, frame)
+            self._emit(float(log_time))
+            return
         if self.next_slot is None:
             self.next_slot = float(log_time)
         self._emit_until(log_time, inclusive=False)
@@ -222,7 +229,7 @@ class VideoJob:
             self.shown[topic] += 1
 
     def finish(self) -> VideoStats:
-        if self.latest:
+        if self.latest and not self.options.each_frame:
             self._emit_until(self.last_time, inclusive=True)
             if any(self.shown[t] == 0 for t in self.latest):
                 self._emit(self.next_slot)
