@@ -210,7 +210,7 @@ def test_port_in_use_and_bad_host_are_one_line_errors(domain: str, tmp_path: Pat
         cases = [
             (simrec_command("serve", "--port", port), "already in use"),
             (simrec_command("record", "-a", "--serve", "--port", port, "-o", str(output)), "already in use"),
-            (simrec_command("serve", "--host", "no such host!", "--port", "0"), "cannot serve the live view"),
+            (simrec_command("serve", "--host", "no such host!", "--port", "0"), "cannot serve Foxglove on"),
             (simrec_command("serve", "--port", "70000"), "port number"),
             (simrec_command("record", "-a", "--port", "9000", "-o", str(output)), "add --serve"),
         ]

@@ -21,16 +21,17 @@ from foxglove.websocket import (
     ServerListener,
 )
 
-from simrec_node.play import ChannelInfo, Item, PlaybackClock, PlayError
+from simrec_node.play import ChannelInfo, Item, PlaybackClock
+
+from .server import open_server
 
 TIME_BROADCAST_S = 0.05
-_BIND_PREFIX = "FoxgloveError: Failed to bind port: "
 
 
 class FoxglovePlayback:
     """A player sink serving ``channels`` of a log over ``host:port`` (0 picks a free port).
 
-    Raises `PlayError` when the address cannot be bound (port in use, bad host).
+    Raises `LiveError` when the address cannot be bound (port in use, bad host).
     """
 
     wants_latest_on_seek = True
@@ -58,23 +59,15 @@ class FoxglovePlayback:
             )
             for c in channels
         }
-        try:
-            self._server = foxglove.start_server(
-                name="simrec play",
-                host=host,
-                port=port,
-                capabilities=[Capability.Time],
-                server_listener=_Listener(self),
-                context=self._context,
-                playback_time_range=time_range,
-            )
-        except RuntimeError as exc:
-            reason = str(exc).removeprefix(_BIND_PREFIX)
-            if "Address already in use" in reason:
-                raise PlayError(
-                    f"port {port} on {host} is already in use: choose another with --port"
-                ) from None
-            raise PlayError(f"cannot serve on {host}:{port}: {reason}; check --host/--port") from None
+        self._server = open_server(
+            host=host,
+            port=port,
+            context=self._context,
+            name="simrec play",
+            capabilities=[Capability.Time],
+            listener=_Listener(self),
+            playback_time_range=time_range,
+        )
         self.host = host
         self.port = self._server.port
         self._stop = threading.Event()

@@ -21,6 +21,7 @@ def open_server(
     capabilities: list[Capability] | None = None,
     backlog: int = 256,
     listener: ServerListener | None = None,
+    playback_time_range: tuple[int, int] | None = None,
 ) -> WebSocketServer:
     """Bind and start a server on ``host:port`` (0: any free port) for ``context``'s channels.
 
@@ -36,6 +37,7 @@ def open_server(
             server_listener=listener,
             context=context,
             message_backlog_size=backlog,
+            playback_time_range=playback_time_range,
         )
     except RuntimeError as exc:
         reason = str(exc).removeprefix(_BIND_PREFIX)
@@ -44,9 +46,7 @@ def open_server(
                 f"port {port} on {host} is already in use: choose another with --port "
                 "(or stop the program holding it)"
             ) from None
-        raise LiveError(
-            f"cannot serve the live view on {host}:{port}: {reason}; check --host/--port"
-        ) from None
+        raise LiveError(f"cannot serve Foxglove on {host}:{port}: {reason}; check --host/--port") from None
 
 
 def viewer_url(host: str, port: int) -> str:
