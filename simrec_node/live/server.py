@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import foxglove
 from foxglove.websocket import Capability, ServerListener, WebSocketServer
 
@@ -49,9 +51,16 @@ def open_server(
         raise LiveError(f"cannot serve Foxglove on {host}:{port}: {reason}; check --host/--port") from None
 
 
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return False
+
+
 def viewer_url(host: str, port: int) -> str:
     """The ``ws://`` address a viewer on this machine connects to."""
-    if host in ("", "0.0.0.0", "::"):
+    if not host or _is_wildcard(host):  # bound to every address: this machine's viewer uses localhost
         host = "localhost"
     elif ":" in host:
         host = f"[{host}]"
