@@ -408,3 +408,28 @@ def test_writer_index_types_none_still_summarizes(tmp_path: Path) -> None:
     assert s.indexed is True
     assert s.recording == RECORDING and s.user_meta == USER_META
     assert by_topic(s)["/robot/state"].dropped == 5
+
+
+def test_episode_statistics_from_the_episodes_channel(tmp_path: Path) -> None:
+    """Episodes logged by the in-process recorder show up as counts and return statistics."""
+    from simrec_node.integrations import Recorder
+
+    path = tmp_path / "episodes.mcap"
+    with Recorder(path) as rec:
+        for step in range(6):
+            rec.log("/sim/reward", float(step), step=step)
+        rec.episode_end(0, return_=1.0, length=3, success=True, terminated=True, step=2)
+        rec.episode_end(1, return_=3.0, length=5, success=False, truncated=True, step=4)
+        rec.episode_end(0, return_=5.0, length=2, step=5)
+    summary = summarize(path)
+    episodes = summary.episodes
+    assert episodes is not None
+    assert (episodes.count, episodes.envs) == (3, 2)
+    assert (episodes.return_mean, episodes.return_min, episodes.return_max) == (3.0, 1.0, 5.0)
+    assert episodes.length_mean == pytest.approx(10 / 3)
+    assert episodes.success_rate == 0.5  # the third episode does not say
+    assert (episodes.terminated, episodes.truncated) == (1, 1)
+    text = render_summary(summary)
+    assert "Episodes:" in text and "3 over 2 envs" in text
+    assert summary_as_dict(summary)["episodes"]["count"] == 3
+    assert summarize(write_log(tmp_path / "plain.mcap")).episodes is None

@@ -4,11 +4,12 @@ Reads only the summary section of cleanly closed files; falls back to a scan for
 recorder left behind. All bad-input failures surface as a one-line `LogFileError`.
 """
 
-from .model import LogFileError, LogSummary, TopicSummary
+from .model import EpisodeSummary, LogFileError, LogSummary, TopicSummary
 from .render import render_summary, summary_as_dict
 from .summary import summarize
 
 __all__ = [
+    "EpisodeSummary",
     "LogFileError",
     "LogSummary",
     "TopicSummary",

@@ -28,6 +28,21 @@ class TopicSummary:
 
 
 @dataclass(frozen=True)
+class EpisodeSummary:
+    """What the ``/episodes`` channel says: how many episodes, their returns and outcomes."""
+
+    count: int
+    envs: int
+    return_mean: float
+    return_min: float
+    return_max: float
+    length_mean: float
+    success_rate: float | None  # over the episodes that say whether they succeeded
+    terminated: int
+    truncated: int
+
+
+@dataclass(frozen=True)
 class LogSummary:
     """Everything `simrec info` shows about one MCAP file.
 
@@ -51,3 +66,4 @@ class LogSummary:
     profile: str
     indexed: bool
     warnings: list[str] = field(default_factory=list)
+    episodes: EpisodeSummary | None = None

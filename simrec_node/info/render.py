@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from .model import LogSummary, TopicSummary
+from .model import EpisodeSummary, LogSummary, TopicSummary
 
 _LABEL = 19  # width of the "Topic information: " column, as in ros2 bag info
 
@@ -76,6 +76,20 @@ def _meta_lines(title: str, meta: dict[str, str]) -> list[str]:
     return lines
 
 
+def _episode_lines(episodes: EpisodeSummary | None) -> list[str]:
+    if episodes is None:
+        return []
+    e = episodes
+    outcome = f"{e.terminated} terminated, {e.truncated} truncated"
+    if e.success_rate is not None:
+        outcome += f", success {100 * e.success_rate:.1f}%"
+    return [
+        f"{'Episodes:':<{_LABEL}}{e.count} over {e.envs} env{'s' if e.envs != 1 else ''}; "
+        f"return mean {e.return_mean:.4g} (min {e.return_min:.4g}, max {e.return_max:.4g}); "
+        f"length mean {e.length_mean:.4g}; {outcome}"
+    ]
+
+
 def render_summary(summary: LogSummary) -> str:
     """Plain-text report; no colour or terminal tricks so it can be piped and diffed."""
     rows = [
@@ -96,6 +110,7 @@ def render_summary(summary: LogSummary) -> str:
         rows.append(("Profile:", _clean(summary.profile)))
     lines = [f"{label:<{_LABEL}}{value}" for label, value in rows]
     lines += _topic_lines(summary.topics)
+    lines += _episode_lines(summary.episodes)
     lines += _meta_lines("Recording", summary.recording)
     lines += _meta_lines("Metadata", summary.user_meta)
     if summary.warnings:

@@ -3,10 +3,12 @@ what it found into a `LogSummary`. Every failure leaves here as a one-line `LogF
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import BinaryIO
 
+from .episodes import EPISODE_TYPE, summarize_episodes
 from .facts import (
     DECODE_ERRORS,
     MCAP_MAGIC,
@@ -18,7 +20,7 @@ from .facts import (
     describe_error,
 )
 from .indexed import NoSummary, read_indexed
-from .model import LogFileError, LogSummary, TopicSummary
+from .model import EpisodeSummary, LogFileError, LogSummary, TopicSummary
 from .scan import ScanError, scan
 
 
@@ -30,6 +32,7 @@ def summarize(path: str | os.PathLike[str]) -> LogSummary:
             size = os.fstat(f.fileno()).st_size
             _check_magic(f, name, size)
             facts = _read(f, name, size)
+            episodes = _episodes(f, facts) if facts.indexed else None
     except LogFileError:
         raise
     except FileNotFoundError:
@@ -42,7 +45,16 @@ def summarize(path: str | os.PathLike[str]) -> LogSummary:
         raise LogFileError(f"permission denied: cannot read {name}") from None
     except OSError as exc:
         raise LogFileError(f"cannot read {name}: {exc.strerror or exc}") from None
-    return build_summary(name, size, facts)
+    return dataclasses.replace(build_summary(name, size, facts), episodes=episodes)
+
+
+def _episodes(f: BinaryIO, facts: LogFacts) -> EpisodeSummary | None:
+    topics = [c.topic for c in facts.channels.values() if c.type_name == EPISODE_TYPE]
+    try:
+        return summarize_episodes(f, topics)
+    except Exception as exc:  # a damaged chunk must not hide the rest of the summary
+        facts.warnings.append(f"episode statistics unavailable: {describe_error(exc)}")
+        return None
 
 
 def _directory_message(name: str) -> str:

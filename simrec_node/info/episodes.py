@@ -1,0 +1,44 @@
+"""Episode statistics for `simrec info`, read from the ``/episodes`` channel (simrec.Episode)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import BinaryIO
+
+from mcap.reader import make_reader
+
+from simrec_node.msgs import Episode
+
+from .model import EpisodeSummary
+
+EPISODE_TYPE = "simrec.Episode"
+
+
+def summarize_episodes(f: BinaryIO, topics: list[str]) -> EpisodeSummary | None:
+    """Count and return statistics of the episodes on ``topics`` (channels of simrec.Episode).
+
+    Reads only those channels, through the chunk index: episodes are a few messages per
+    thousands of steps, so this stays cheap on big logs.
+    """
+    if not topics:
+        return None
+    f.seek(0)
+    episodes = [
+        Episode.FromString(message.data)
+        for _, _, message in make_reader(f).iter_messages(topics=topics, log_time_order=False)
+    ]
+    if not episodes:
+        return None
+    returns = [e.episode_return for e in episodes]
+    judged = [e.success for e in episodes if e.HasField("success")]
+    return EpisodeSummary(
+        count=len(episodes),
+        envs=len({e.env_index for e in episodes}),
+        return_mean=statistics.fmean(returns),
+        return_min=min(returns),
+        return_max=max(returns),
+        length_mean=statistics.fmean(e.length for e in episodes),
+        success_rate=sum(judged) / len(judged) if judged else None,
+        terminated=sum(e.terminated for e in episodes),
+        truncated=sum(e.truncated for e in episodes),
+    )
