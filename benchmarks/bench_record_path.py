@@ -44,11 +44,13 @@ def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
     return time.perf_counter() - started
 
 
-def through_graph(path: Path, count: int, size: int, compression: str) -> tuple[float, int]:
+def through_graph(path: Path, count: int, size: int, compression: str, cache: int) -> tuple[float, int]:
     """Seconds from the publisher's first message until the recorder has written the last."""
     domain = "bench" + uuid.uuid4().hex[:8]
     os.environ["SIMREC_DOMAIN"] = domain
-    options = RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression)
+    options = RecordOptions(
+        output=path, selection=TopicSelection(all=True), compression=compression, max_queue_bytes=cache
+    )
     recorder = Recorder(options)
     recorder.start()
     publisher = subprocess.Popen(
@@ -85,6 +87,9 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=300_000)
     parser.add_argument("--big-count", type=int, default=500)
     parser.add_argument("--dir", help="where to write the files (default: a temporary directory)")
+    parser.add_argument(
+        "--max-cache-size", type=int, default=RecordOptions.max_queue_bytes, help="recorder cache"
+    )
     args = parser.parse_args()
 
     cases = [("1 MiB", 1 << 20, args.big_count), ("100 B", 100, args.small_count)]
@@ -93,7 +98,9 @@ def main() -> None:
             bare, graph, losses = [], [], []
             for rep in range(args.reps):  # alternate so drift on a noisy machine hits both
                 bare.append(bare_writer(Path(tmp) / f"bare{rep}.mcap", count, size, args.compression))
-                elapsed, lost = through_graph(Path(tmp) / f"graph{rep}.mcap", count, size, args.compression)
+                elapsed, lost = through_graph(
+                    Path(tmp) / f"graph{rep}.mcap", count, size, args.compression, args.max_cache_size
+                )
                 graph.append(elapsed)
                 losses.append(lost)
                 for name in ("bare", "graph"):

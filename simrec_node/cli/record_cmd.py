@@ -43,8 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-cache-size",
         type=_positive_int,
-        default=256 * 1024 * 1024,
-        help="bytes received but not yet written that the recorder may hold (default 256 MiB)",
+        default=RecordOptions.max_queue_bytes,
+        help="bytes received but not yet written that the recorder may hold (default 64 MiB)",
     )
     parser.add_argument(
         "--when-full",
