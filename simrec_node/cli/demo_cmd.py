@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from simrec_node.graph.node_args import NodeArgs
 
 from .errors import UsageError
+from .recording_report import recording_status, report_recording
 from .signals import install_stop_handlers
 from .status import StatusLine
 
@@ -143,9 +144,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if recorder is None:
         return 0
-    from .record_cmd import _report
-
-    return _report(recorder, output)
+    return report_recording(recorder, output)
 
 
 def _start_recorder(output, domain: str | None) -> Recorder:
@@ -183,9 +182,7 @@ def _status_text(demo: DemoSim, recorder: Recorder | None, elapsed: float) -> st
     text = f"sim {sim.sim_time:7.1f} s  step {sim.step_count:,}  episodes {sim.episodes_finished:,}"
     if recorder is None:
         return f"{elapsed:7.1f} s  {text}"
-    from .record_cmd import _status_text as record_status
-
-    return f"{record_status(recorder, elapsed)}  |  {text}"
+    return f"{recording_status(recorder, elapsed)}  |  {text}"
 
 
 def _wait_for_delivery(recorder: Recorder, published: dict[str, int]) -> None:

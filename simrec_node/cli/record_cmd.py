@@ -11,9 +11,10 @@ from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output
 
 from .errors import UsageError
+from .recording_report import recording_status, report_recording
 from .serve_cmd import add_server_arguments, start_live
 from .signals import install_stop_handlers
-from .status import StatusLine, human_bytes
+from .status import StatusLine
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not stop.wait(0.5):
             elapsed = time.monotonic() - started
-            status.update(_status_text(recorder, elapsed))
+            status.update(recording_status(recorder, elapsed))
             if recorder.finished.is_set() or recorder.write_error is not None:
                 break
             if args.duration is not None and elapsed >= args.duration:
@@ -126,38 +127,4 @@ def run(args: argparse.Namespace) -> int:
         recorder.stop()
         if live:
             live.stop()
-    return _report(recorder, options.output)
-
-
-def _status_text(recorder: Recorder, elapsed: float) -> str:
-    stats = recorder.stats
-    rate = stats.written / elapsed if elapsed > 0 else 0.0
-    return (
-        f"{elapsed:7.1f} s  {stats.written:,} msgs  {human_bytes(stats.bytes_written)}  "
-        f"{rate:,.0f} msg/s  {len(stats.topics)} topics  dropped {stats.dropped:,}  "
-        f"queue {human_bytes(recorder.queued_bytes)}"
-    )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _report(recorder: Recorder, output: object) -> int:
-    stats = recorder.stats
-    print(
-        f"wrote {output}: {stats.written:,} messages on {_plural(len(stats.topics), 'topic')}, "
-        f"{human_bytes(stats.bytes_written)}, {stats.dropped:,} dropped",
-        file=sys.stderr,
-    )
-    for topic, topic_stats in sorted(stats.topics.items()):
-        if topic_stats.dropped:
-            print(
-                f"  {topic}: {topic_stats.gap_dropped:,} lost in transport, "
-                f"{topic_stats.queue_dropped:,} dropped by a full queue",
-                file=sys.stderr,
-            )
-    if recorder.write_error is not None:
-        print(f"simrec: error: writing {output} failed: {recorder.write_error}", file=sys.stderr)
-        return 1
-    return 0
+    return report_recording(recorder, options.output)
