@@ -151,7 +151,6 @@ class McapWriter:
         "_channel_records",
         "_chunk_count",
         "_chunk_indexes",
-        "_chunk_size",
         "_closed",
         "_compress",
         "_compression",
@@ -193,7 +192,6 @@ class McapWriter:
             self._compress = _lz4_compress
         else:
             self._compress = None
-        self._chunk_size = chunk_size
         # Close the open chunk before a message would push it past chunk_size (a larger
         # message then sits in a chunk of its own).
         self._limit = chunk_size - _MESSAGE_OVERHEAD
