@@ -221,3 +221,25 @@ def test_port_in_use_and_bad_host_are_one_line_errors(domain: str, tmp_path: Pat
             assert needle in err and "Traceback" not in err, err
             assert len([line for line in err.splitlines() if "error" in line]) == 1, err
     assert not output.exists()
+
+
+def test_serve_takes_remaps_from_ros_args(domain: str) -> None:
+    """`simrec serve state --ros-args -r state:=/sim/state` (as a launch file passes it) serves /sim/state."""
+    server = start_process(
+        simrec_command("serve", "state", "--port", "0", "-q", "--ros-args", "-r", "state:=/sim/state"), domain
+    )
+    url = live_url(server)
+    demo = start_process(simrec_command("demo", "--duration", "20", "--envs", "2", "-q"), domain)
+    try:
+        events = client_events(start_client(url, "--topic", "/sim/state", "--count", "2"))
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=30)
+    stop(server)
+    advertised = {e["topic"] for e in events if e["event"] == "advertise"}
+    assert advertised == {"/sim/state"}  # only the remapped topic, not the demo's others
+    assert len([e for e in events if e["event"] == "message"]) >= 2
+    refused = subprocess.run(
+        simrec_command("serve", "--ros-args", "-p", "x:=1"), capture_output=True, text=True, timeout=30
+    )
+    assert refused.returncode == 2 and "has no parameters" in refused.stderr

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from simrec_node.graph import resolve_topic
+from simrec_node.graph.node_args import NodeArgs
 from simrec_node.live import LiveBridge, LiveOptions
 from simrec_node.record import TopicSelection
 
@@ -83,7 +83,10 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
 
 
 def run(args: argparse.Namespace) -> int:
-    topics = tuple(resolve_topic(topic) for topic in args.topics)
+    node_args = getattr(args, "node_args", None) or NodeArgs()
+    if node_args.parameter_overrides:
+        raise UsageError("simrec serve has no parameters (-p); use its options instead")
+    topics = tuple(node_args.remap_topic(topic, "simrec_live") for topic in args.topics)
     everything = args.all or not (topics or args.regex)
     try:
         selection = TopicSelection(topics, everything, args.regex, args.exclude_regex)
