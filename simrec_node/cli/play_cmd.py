@@ -26,7 +26,7 @@ from simrec_node.play.keyboard import HELP as KEYS_HELP
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
-from .signals import install_stop_handlers
+from .signals import StopRequest, install_stop_handlers
 from .status import StatusLine
 
 
@@ -216,7 +216,7 @@ def _play(args: argparse.Namespace, source: LogSource) -> int:
             close()
 
 
-def _run_player(args: argparse.Namespace, player: Player, stop: threading.Event, start: int, end: int) -> int:
+def _run_player(args: argparse.Namespace, player: Player, stop: StopRequest, start: int, end: int) -> int:
     source, clock = player.source, player.clock
     keyboard = None
     if not args.disable_keyboard_controls and KeyboardControl.available():

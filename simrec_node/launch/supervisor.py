@@ -58,16 +58,15 @@ class Supervisor:
         self._timeouts = (sigterm_timeout, sigkill_timeout)
         self._log_dir = log_dir
         self._stop_requests = 0
-        self._wake = threading.Event()
         self.failed = False
         self.restarts: dict[str, int] = {action.name: 0 for action in processes}
 
     def request_stop(self) -> None:
         """Begin a clean shutdown; each further request skips to the next, harsher signal.
 
-        Safe to call from a signal handler."""
+        Safe to call from a signal handler: it takes no lock (a handler that waits for a lock
+        the interrupted main thread holds would hang the launcher). The loops poll the count."""
         self._stop_requests += 1
-        self._wake.set()
 
     def run(self) -> int:
         try:
@@ -142,8 +141,7 @@ class Supervisor:
             if not any(c.proc is not None or c.respawn_at is not None for c in self._children):
                 self._printer.launch("all processes have finished")
                 return
-            self._wake.wait(_POLL_S)
-            self._wake.clear()
+            time.sleep(_POLL_S)
 
     def _reap(self, *, shutting_down: bool) -> None:
         for child in self._children:
@@ -181,11 +179,12 @@ class Supervisor:
         if running:
             self._printer.launch(f"stopping: SIGINT to {running} process(es)")
         level = 0
-        handled_requests = self._stop_requests
+        # Only the request that began the shutdown is spent; one that came in the meantime (a
+        # quick second Ctrl-C) escalates below.
+        handled_requests = min(self._stop_requests, 1)
         deadline = self._signal_all(level)
         while any(c.proc is not None for c in self._children):
-            self._wake.wait(_POLL_S)
-            self._wake.clear()
+            time.sleep(_POLL_S)
             self._reap(shutting_down=True)
             escalate = self._stop_requests > handled_requests
             handled_requests = self._stop_requests
