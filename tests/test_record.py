@@ -184,6 +184,7 @@ def test_bad_output_and_options_give_one_line_errors(domain: str, tmp_path: Path
         (["record", "/a", "-o", str(existing)], "already exists"),
         (["record", "/a", "-o", str(tmp_path / "missing_dir" / "x.mcap")], "does not exist"),
         (["record", "/a", "-o", str(tmp_path)], "is a directory"),
+        (["record", "/a", "-o", "/proc/simrec-test.mcap"], "cannot write"),  # passes the early checks
         (["record", "-e", "([", "-o", str(tmp_path / "r.mcap")], "not a valid regular expression"),
         (["record", "-o", str(tmp_path / "n.mcap")], "nothing to record"),
         (["record", "bad topic", "-o", str(tmp_path / "b.mcap")], "invalid topic name"),

@@ -26,7 +26,7 @@ from typing import Any
 from simrec_node import __version__
 from simrec_node.graph import resolve_topic
 from simrec_node.msgs import Episode
-from simrec_node.record import McapWriter, RecordingStats, TopicStats, prepare_output
+from simrec_node.record import RecordingStats, TopicStats, open_writer, prepare_output
 
 from .episodes import EPISODE_TOPIC, EpisodeTracker
 from .errors import RecorderClosedError, ServeUnavailableError, TopicTypeError
@@ -127,7 +127,7 @@ class Recorder:
         self._last_time = 0.0
         self._node = None
         self._bridge = None
-        self._writer = McapWriter(self.path, compression=compression, library=f"simrec {__version__}")
+        self._writer = open_writer(self.path, compression=compression, library=f"simrec {__version__}")
         try:
             if serve or publish:
                 self._join_graph(domain, node_name, serve, serve_port)

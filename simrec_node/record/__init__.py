@@ -1,7 +1,7 @@
 """The recorder node: topic selection, bounded queue, MCAP writer, drop accounting."""
 
 from .mcap_writer import McapWriter
-from .output import OutputError, default_output_name, prepare_output
+from .output import OutputError, default_output_name, open_writer, prepare_output
 from .recorder import Recorder, RecordOptions
 from .selection import TopicSelection
 from .stats import RecordingStats, TopicStats
@@ -15,5 +15,6 @@ __all__ = [
     "TopicSelection",
     "TopicStats",
     "default_output_name",
+    "open_writer",
     "prepare_output",
 ]

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from .mcap_writer import McapWriter
+
 
 class OutputError(Exception):
     """The output file cannot be written (exists, unwritable directory, ...)."""
@@ -31,3 +33,13 @@ def prepare_output(path: str | os.PathLike | None, *, overwrite: bool = False) -
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write {target}: directory {parent} is not writable")
     return target
+
+
+def open_writer(path: Path, **options: object) -> McapWriter:
+    """Open the MCAP file; an OS refusal (no such directory, read-only file system, ...) becomes
+    an ``OutputError`` the CLI prints as one line. ``prepare_output`` checks early; this is the
+    check that cannot be fooled."""
+    try:
+        return McapWriter(path, **options)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

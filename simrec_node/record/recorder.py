@@ -7,6 +7,7 @@ overflow (the disk could not keep up), and messages whose type has no schema on 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
@@ -21,6 +22,7 @@ from simrec_node import __version__
 from simrec_node.graph import Node, QoS, RawMessage, Subscription
 
 from .mcap_writer import McapWriter
+from .output import open_writer
 from .selection import TopicSelection
 from .stats import RecordingStats, TopicStats
 
@@ -94,12 +96,13 @@ class Recorder:
             self._start()
         except BaseException:
             self.stop()
-            self.options.output.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.options.output.unlink(missing_ok=True)
             raise
 
     def _start(self) -> None:
         options = self.options
-        self._writer = McapWriter(
+        self._writer = open_writer(
             options.output,
             compression=options.compression,
             chunk_size=options.chunk_size,
