@@ -19,13 +19,13 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
+from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.graph import Node, TypeInfo
 from simrec_node.live import LiveBridge, LiveOptions
@@ -34,7 +34,6 @@ from simrec_node.record import Recorder, RecordOptions, TopicSelection
 
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE.parent / "tests" / "interop" / "live_client.mjs"
-TOPIC = "/bench/data"
 VARIANTS = ("plain", "idle", "client")
 
 
@@ -62,23 +61,9 @@ def run_once(variant: str, path: Path, count: int, size: int, compression: str) 
             prime.publish(encode_tensor(np.zeros(1, np.uint8)))
             if variant == "client":
                 client = _subscribed_client(bridge)
-            publisher = subprocess.Popen(
-                [sys.executable, str(HERE / "path_publisher.py"), str(count), str(size)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
-            )
-            assert publisher.stdout.readline().strip() == "ready"
-            started = time.perf_counter()
-            target = count + 1
-            deadline = started + 300
-            while time.perf_counter() < deadline:
-                topic = recorder.stats.topics.get(TOPIC)
-                if topic is not None and topic.written + topic.dropped >= target:
-                    break
-                time.sleep(0.001)
-            elapsed = time.perf_counter() - started
+            publisher = spawn(count, size)
+            target = count + 1  # and the priming message
+            elapsed = time_until_written(recorder.stats, target)
         finally:
             recorder.stop()
             if publisher is not None:

@@ -14,19 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
+from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.msgs import encode_tensor
 from simrec_node.record import McapWriter, Recorder, RecordOptions, TopicSelection
 
-HERE = Path(__file__).resolve().parent
 _POOL_BYTES = 128 * 1024 * 1024
 
 
@@ -53,27 +51,11 @@ def through_graph(path: Path, count: int, size: int, compression: str, cache: in
     )
     recorder = Recorder(options)
     recorder.start()
-    publisher = subprocess.Popen(
-        [sys.executable, str(HERE / "path_publisher.py"), str(count), str(size)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
-    )
+    publisher = spawn(count, size)
     try:
-        assert publisher.stdout.readline().strip() == "ready"
-        started = time.perf_counter()
-        stats = recorder.stats
-        deadline = started + 120
-        while time.perf_counter() < deadline:
-            topic = stats.topics.get("/bench/data")
-            if topic is not None and topic.written + topic.dropped >= count:
-                break
-            time.sleep(0.001)
-        elapsed = time.perf_counter() - started
+        elapsed = time_until_written(recorder.stats, count)
         recorder.stop()
-        topic = stats.topics["/bench/data"]
-        lost = count - topic.written
+        lost = count - recorder.stats.topics[TOPIC].written
     finally:
         publisher.stdin.close()
         publisher.wait(timeout=30)
