@@ -76,22 +76,23 @@ def receive(domain: str, count: int, start: callable) -> list[int]:
     return times
 
 
+def simrec(*args: str) -> list[str]:
+    return [sys.executable, "-m", "simrec_node.cli.main", *args]
+
+
 def play_run(log: Path, count: int) -> float:
     domain = "b" + uuid.uuid4().hex[:10]
 
     def start():
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "simrec_node.cli.main",
+            simrec(
                 "play",
                 str(log),
                 "-q",
                 "--disable-keyboard-controls",
                 "--wait-for-subscribers",
                 "5",
-            ],
+            ),
             env=env(domain),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -139,10 +140,7 @@ def write_camera_log(path: Path, megabytes: int) -> tuple[int, int]:
 def seek_latencies(log: Path, start: int, end: int, seeks: int) -> list[float]:
     domain = "b" + uuid.uuid4().hex[:10]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simrec_node.cli.main",
+        simrec(
             "play",
             str(log),
             "--serve",
@@ -151,7 +149,7 @@ def seek_latencies(log: Path, start: int, end: int, seeks: int) -> list[float]:
             "--no-graph",
             "-q",
             "--disable-keyboard-controls",
-        ],
+        ),
         env=env(domain),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
