@@ -100,8 +100,9 @@ def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
     assert channel["encoding"] == "protobuf" and channel["schemaEncoding"] == "protobuf"
     assert channel["schemaName"] == "simrec.Scalars"
     steps = [int(e["message"]["step"]) for e in events if e["event"] == "message"]
-    assert len(steps) == 30
-    assert steps == list(range(steps[0], steps[0] + 30)), steps  # the publisher's counter, in order
+    # The client stops after 30 messages *and* a graph update, so it may have read more.
+    assert len(steps) >= 30
+    assert steps == list(range(steps[0], steps[0] + len(steps))), steps  # the publisher's counter, in order
     for event in (e for e in events if e["event"] == "message"):
         assert as_dict(event["message"]["values"])["i"] == float(event["message"]["step"])
     graphs = [e for e in events if e["event"] == "graph"]
