@@ -42,12 +42,19 @@ def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
     return time.perf_counter() - started
 
 
-def through_graph(path: Path, count: int, size: int, compression: str, cache: int) -> tuple[float, int]:
+def through_graph(
+    path: Path, count: int, size: int, compression: str, cache: int, flush_interval_s: float = 1.0
+) -> tuple[float, int]:
     """Seconds from the publisher's first message until the recorder has written the last."""
     domain = "bench" + uuid.uuid4().hex[:8]
     os.environ["SIMREC_DOMAIN"] = domain
     options = RecordOptions(
-        output=path, selection=TopicSelection(all=True), compression=compression, max_queue_bytes=cache
+        output=path,
+        selection=TopicSelection(all=True),
+        compression=compression,
+        max_queue_bytes=cache,
+        flush_interval_s=flush_interval_s,
+        stats_period_s=0,
     )
     recorder = Recorder(options)
     recorder.start()

@@ -11,6 +11,7 @@ import torch
 from simrec_node import Recorder
 from simrec_node.integrations import RecorderClosedError, TopicTypeError, UnsupportedValueError
 from simrec_node.msgs import decode_image, decode_state_batch, decode_tensor
+from simrec_node.msgs.tensor_codec import encode_state_batch, encode_tensor
 from simrec_node.record import OutputError
 
 from .integrations_helpers import read_messages, read_metadata
@@ -49,10 +50,13 @@ def test_arrays_scalars_dicts_and_images_round_trip(tmp_path):
     assert stats["received"] == stats["written"] == 5 and stats["queue_dropped"] == 0
 
 
-@pytest.mark.parametrize(
-    "device",
-    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))],
-)
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+# GPU cycles of torch.cuda._sleep that keep the stream busy for about a second (at ~2 GHz).
+GPU_SECOND = 2_000_000_000
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_torch_tensors_read_back_bit_exact(tmp_path, device):
     path = tmp_path / "torch.mcap"
     x = torch.randn(64, 16, device=device)
@@ -69,6 +73,79 @@ def test_torch_tensors_read_back_bit_exact(tmp_path, device):
     last = decode_state_batch(got["/batch"][-1][0].data)
     assert last.tensors["x"].tobytes() == sent[-1].tobytes()
     np.testing.assert_array_equal(last.tensors["i"], np.arange(64))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_dtypes_and_views_encode_as_on_the_cpu(tmp_path, device):
+    base = torch.randn(6, 10, device=device)
+    values = {
+        "f16": base.half(),
+        "bf16": base.bfloat16(),
+        "i64": (base * 100).long(),
+        "bool": base > 0,
+        "u8": (base * 50).to(torch.uint8),
+        "transposed": base.T,
+        "strided": base[1:, ::3],
+        "scalar": base[2, 3],
+        "empty": base[:0],
+    }
+    with Recorder(tmp_path / "dtypes.mcap") as rec:
+        for name, value in values.items():
+            rec.log(name, value)
+        rec.log("batch", values)
+    got = read_messages(tmp_path / "dtypes.mcap")
+    for name, value in values.items():
+        assert got[f"/{name}"][0][0].data == encode_tensor(value.cpu()), name
+    assert got["/batch"][0][0].data == encode_state_batch({k: v.cpu() for k, v in values.items()})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_unrepresentable_torch_dtypes_fail_at_log(tmp_path, device):
+    path = tmp_path / "bad_torch.mcap"
+    with Recorder(path) as rec:
+        with pytest.raises(UnsupportedValueError, match=r"/sim/z.*complex64"):
+            rec.log("sim/z", torch.zeros(3, dtype=torch.complex64, device=device))
+        with pytest.raises(UnsupportedValueError, match=r"/sim/b.*complex64"):
+            rec.log(
+                "sim/b", {"q": torch.zeros(3, device=device), "z": torch.zeros(3, 2, device=device).cfloat()}
+            )
+        rec.log("sim/ok", torch.ones(3, device=device))  # the recording goes on
+    got = read_messages(path)
+    assert list(got) == ["/sim/ok"]
+    np.testing.assert_array_equal(decode_tensor(got["/sim/ok"][0][0].data), np.ones(3, np.float32))
+
+
+@needs_cuda
+def test_cuda_log_does_not_wait_for_the_gpu(tmp_path):
+    x = torch.zeros(1024, device="cuda")
+    with Recorder(tmp_path / "async.mcap") as rec:
+        torch.cuda._sleep(GPU_SECOND)  # queued ahead of everything below
+        x.fill_(7)
+        rec.log("x", x)
+        rec.log("batch", {"x": x})
+        gpu_still_busy = not torch.cuda.current_stream().query()
+        x.fill_(8)  # later work on the stream must not reach the recorded copy
+    assert gpu_still_busy, "rec.log waited for the GPU"
+    got = read_messages(tmp_path / "async.mcap")
+    np.testing.assert_array_equal(decode_tensor(got["/x"][0][0].data), np.full(1024, 7, np.float32))
+    np.testing.assert_array_equal(decode_state_batch(got["/batch"][0][0].data).tensors["x"], np.full(1024, 7))
+
+
+@needs_cuda
+def test_pending_cuda_copies_count_against_max_queue_bytes(tmp_path):
+    path = tmp_path / "pinned.mcap"
+    x = torch.ones(256, 1024, device="cuda")  # 1 MiB of pinned host memory per pending copy
+    with Recorder(path, when_full="drop", max_queue_bytes=1, compression="none") as rec:
+        torch.cuda._sleep(GPU_SECOND)  # the writer waits on the first copy while we log the rest
+        for _ in range(50):
+            rec.log("big", x)
+    stats = json.loads(dict(read_metadata(path))["simrec.topic_stats"]["/big"])
+    assert stats["received"] == 50 and stats["queue_dropped"] > 0
+    assert (
+        stats["written"] + stats["queue_dropped"]
+        == 50
+        == len(read_messages(path)["/big"]) + stats["queue_dropped"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -314,14 +314,9 @@ def test_errors(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to provoke ENOSPC")
 def test_os_error_propagates() -> None:
-    w = McapWriter("/dev/full")
-    ch = w.add_channel("/a", "raw", 0)
-    w.write(ch, 0, 0, 0, b"x")
+    """Writes are unbuffered, so a full device fails the very first record, not a later flush."""
     with pytest.raises(OSError):
-        w.flush()
-    with pytest.raises(OSError):
-        w.close()
-    assert w.closed
+        McapWriter("/dev/full")
 
 
 def test_interop_with_typescript_reader(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_records_named_topics_with_schemas_stamps_and_metadata(domain: str, tmp_
 
 def test_type_without_code_is_recorded_and_decodable(domain: str, tmp_path: Path) -> None:
     output = tmp_path / "custom.mcap"
-    recorder = start_recorder(domain, output, "-a")
+    recorder = start_recorder(domain, output, "-a", "--stats-period", "0")  # only what is published
     run_publisher(domain, "--topic", "/custom", "--type", "custom", "--count", "10")
     stop_recorder(recorder)
     by_topic, _, summary = read_log(output)
@@ -111,7 +111,7 @@ def test_regex_exclude_and_late_topics(domain: str, tmp_path: Path) -> None:
 
 def test_sigint_mid_stream_leaves_a_complete_valid_file(domain: str, tmp_path: Path) -> None:
     output = tmp_path / "cut.mcap"
-    recorder = start_recorder(domain, output, "-a")
+    recorder = start_recorder(domain, output, "-a", "--stats-period", "0")  # only what is published
     publisher = start_process(
         publisher_command("--topic", "/stream", "--count", "100000", "--rate", "2000"), domain
     )
@@ -154,6 +154,8 @@ def test_sequence_gaps_are_counted_and_reported(domain: str, tmp_path: Path) -> 
         "bytes_written": stats["bytes_written"],
         "gap_dropped": 5,
         "queue_dropped": 0,
+        "disk_dropped": 0,
+        "paused_skipped": 0,
     }
     assert "5 dropped" in err and "5 lost in transport" in err
     info = subprocess.run(simrec_command("info", str(output)), capture_output=True, text=True, check=True)

@@ -1,4 +1,7 @@
-"""``simrec convert FILE -o OUT``: a log to NPZ arrays (``.npz``) or H.264 video (``.mp4`` / DIR/)."""
+"""``simrec convert FILE -o OUT``: a log to NPZ arrays (``.npz``) or H.264 video (``.mp4`` / DIR/).
+
+FILE may be a directory of split files or several files: they are converted as one log.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Convert an MCAP log: numeric topics to an .npz of [T, ...] arrays, camera "
         "topics to H.264 .mp4 video. The output format follows the -o name.",
     )
-    parser.add_argument("file", help="the MCAP log")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the MCAP log: a file, a directory of split files (run/run_0.mcap, ...), or several files",
+    )
     parser.add_argument(
         "-o", "--output", required=True, help="out.npz, out.mp4, or DIR/ (one video per camera)"
     )
@@ -106,14 +114,14 @@ def _kind(output: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     kind = _kind(args.output)
-    reader = open_log(args.file)
+    reader = open_log(args.files)
     stop = install_stop_handlers()
     status = StatusLine(quiet=args.quiet, log_every_s=5.0)
 
     def progress(done: int, total: int) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        status.update(f"converting {args.file}: {human_bytes(done)} of {human_bytes(total)}")
+        status.update(f"converting {reader.path}: {human_bytes(done)} of {human_bytes(total)}")
 
     try:
         lines = _run_npz(args, reader, progress) if kind == "npz" else _run_mp4(args, reader, progress)

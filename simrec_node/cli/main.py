@@ -25,9 +25,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    from . import convert_cmd, demo_cmd, info_cmd, launch_cmd, play_cmd, serve_cmd, topic_cmd
+    from . import (
+        convert_cmd,
+        demo_cmd,
+        doctor_cmd,
+        info_cmd,
+        launch_cmd,
+        play_cmd,
+        recorder_cmd,
+        recover_cmd,
+        serve_cmd,
+        topic_cmd,
+    )
 
-    return [record_cmd, info_cmd, topic_cmd, demo_cmd, serve_cmd, launch_cmd, play_cmd, convert_cmd]
+    return [
+        record_cmd,
+        recorder_cmd,
+        info_cmd,
+        topic_cmd,
+        demo_cmd,
+        serve_cmd,
+        launch_cmd,
+        play_cmd,
+        convert_cmd,
+        recover_cmd,
+        doctor_cmd,
+    ]
 
 
 def command_names() -> set[str]:
@@ -71,6 +94,7 @@ def _is_user_error(exc: Exception) -> bool:
     from simrec_node.live import LiveError
     from simrec_node.play import PlayError
     from simrec_node.record import OutputError
+    from simrec_node.repair import RepairError
 
     return isinstance(
         exc,
@@ -84,7 +108,8 @@ def _is_user_error(exc: Exception) -> bool:
         | LaunchError
         | NodeArgsError
         | PlayError
-        | ConvertError,
+        | ConvertError
+        | RepairError,
     )
 
 

@@ -41,7 +41,12 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
         help="play an MCAP log onto the graph (and/or to Foxglove with --serve)",
         description="Publish every recorded message on its topic with its type and recorded timing.",
     )
-    parser.add_argument("file", help="the MCAP file")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the MCAP file, a directory of split files (run/run_0.mcap, ...), or several files",
+    )
     parser.add_argument("-r", "--rate", type=_rate, default=1.0, help="speed factor (default 1.0)")
     parser.add_argument("-l", "--loop", action="store_true", help="start over at the end")
     parser.add_argument("--start-offset", type=_seconds, default=0.0, help="skip the first S seconds")
@@ -155,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.no_graph and not args.serve:
         raise UsageError("--no-graph only makes sense with --serve")
-    source = LogSource(args.file, selection.accepts, lambda topic: remaps.get(topic, topic))
+    source = LogSource(args.files, selection.accepts, lambda topic: remaps.get(topic, topic))
     try:
         return _play(args, source)
     finally:

@@ -8,8 +8,11 @@ import sys
 import time
 
 from simrec_node.graph.node_args import NodeArgs
-from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output
+from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
+from simrec_node.record.keyboard import HELP as KEYS_HELP
+from simrec_node.record.keyboard import RecordKeys
 
+from .byte_sizes import parse_byte_size
 from .errors import UsageError
 from .recording_report import recording_status, report_recording
 from .serve_cmd import add_server_arguments, start_live
@@ -43,15 +46,66 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-messages", type=_positive_int, help="stop after recording this many messages")
     parser.add_argument(
         "--max-cache-size",
-        type=_positive_int,
-        default=RecordOptions.max_queue_bytes,
-        help="bytes received but not yet written that the recorder may hold (default 64 MiB)",
+        type=parse_byte_size,
+        help="bytes received but not yet written that the recorder may hold (default 64M); "
+        "with --snapshot-mode, the size of the snapshot buffer (default 256M)",
     )
     parser.add_argument(
         "--when-full",
         choices=["block", "drop"],
         default="block",
         help="when the cache is full: hold publishers back (block, lossless) or drop and count (drop)",
+    )
+    parser.add_argument(
+        "--stats-period",
+        type=_seconds,
+        default=RecordOptions.stats_period_s,
+        metavar="S",
+        help="publish the recorder's counters on /simrec/stats every S seconds (default 1; 0: off)",
+    )
+    parser.add_argument(
+        "--disable-keyboard-controls", action="store_true", help="ignore keys in the terminal"
+    )
+    parser.add_argument(
+        "--flush-interval",
+        type=float,
+        default=RecordOptions.flush_interval_s,
+        metavar="S",
+        help="write out the open chunk and sync at most S seconds after a message arrived, so a "
+        "killed recorder loses at most that much (default 1; 0: only full chunks)",
+    )
+    split = parser.add_argument_group(
+        "splitting and snapshots", "these write a directory of numbered files: -o run -> run/run_0.mcap, ..."
+    )
+    split.add_argument(
+        "-b", "--max-bag-size", type=parse_byte_size, metavar="BYTES", help="start a new file at this size"
+    )
+    split.add_argument("--max-bag-duration", type=float, metavar="S", help="start a new file every S seconds")
+    split.add_argument(
+        "--snapshot-mode",
+        action="store_true",
+        help="keep the last --max-cache-size bytes / --snapshot-duration seconds in memory and write "
+        "them to a new file on request (simrec recorder snapshot, or the n key)",
+    )
+    split.add_argument(
+        "--snapshot-duration", type=float, metavar="S", help="snapshot buffer length in seconds"
+    )
+    parser.add_argument(
+        "--start-paused", action="store_true", help="start paused (resume with simrec recorder)"
+    )
+    parser.add_argument(
+        "--min-free-space",
+        type=parse_byte_size,
+        default=0,
+        metavar="BYTES",
+        help="close the file cleanly when the disk has less than this free (default 0: at a full disk)",
+    )
+    parser.add_argument(
+        "--on-disk-full",
+        choices=["stop", "pause"],
+        default="stop",
+        help="stop with an error (default), or pause until there is room and go on in the next file "
+        "(needs a split recording)",
     )
     parser.add_argument("--node-name", default="simrec_recorder", help="the recorder's node name")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
@@ -66,6 +120,43 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seconds must be a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seconds must not be negative, got {text}")
+    return value
+
+
+_MIN_FILE_BYTES = 1 << 20
+_MIN_FILE_DURATION_S = 1.0
+
+
+def _check_limits(args: argparse.Namespace) -> None:
+    """Refuse limits no recording could honour before anything starts."""
+    if args.max_bag_size is not None and args.max_bag_size < _MIN_FILE_BYTES:
+        raise UsageError(f"--max-bag-size {args.max_bag_size} is below the minimum of 1M (1048576 bytes)")
+    if args.max_bag_duration is not None and args.max_bag_duration < _MIN_FILE_DURATION_S:
+        raise UsageError(f"--max-bag-duration {args.max_bag_duration:g} is below the minimum of 1 second")
+    if args.snapshot_mode and (args.max_bag_size or args.max_bag_duration):
+        raise UsageError("--snapshot-mode writes a file per snapshot; it does not take -b/--max-bag-duration")
+    if args.snapshot_duration is not None and not args.snapshot_mode:
+        raise UsageError("--snapshot-duration needs --snapshot-mode")
+    if args.snapshot_duration is not None and args.snapshot_duration <= 0:
+        raise UsageError("--snapshot-duration must be positive")
+    if args.flush_interval < 0:
+        raise UsageError("--flush-interval must be 0 or more seconds")
+    if args.max_cache_size is not None and args.max_cache_size <= 0:
+        raise UsageError("--max-cache-size must be positive")
+    splits = args.max_bag_size or args.max_bag_duration or args.snapshot_mode
+    if args.on_disk_full == "pause" and not splits:
+        raise UsageError(
+            "--on-disk-full pause goes on in a new file: it needs -b/--max-bag-size or --max-bag-duration"
+        )
 
 
 def _parse_meta(pairs: list[str]) -> dict[str, str]:
@@ -87,19 +178,37 @@ def run(args: argparse.Namespace) -> int:
         selection = TopicSelection(topics, args.all, args.regex, args.exclude_regex)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _check_limits(args)
+    splits = bool(args.max_bag_size or args.max_bag_duration or args.snapshot_mode)
+    if splits:
+        output = prepare_split_output(args.output, overwrite=args.overwrite).path
+    else:
+        output = prepare_output(args.output, overwrite=args.overwrite)
+    cache = {}
+    if args.max_cache_size is not None:
+        cache = {"snapshot_max_bytes" if args.snapshot_mode else "max_queue_bytes": args.max_cache_size}
     options = RecordOptions(
-        output=prepare_output(args.output, overwrite=args.overwrite),
+        output=output,
         selection=selection,
         compression=args.compression,
         chunk_size=args.chunk_size,
         max_messages=args.max_messages,
-        max_queue_bytes=args.max_cache_size,
         block_when_full=args.when_full == "block",
+        flush_interval_s=args.flush_interval,
+        max_file_bytes=args.max_bag_size,
+        max_file_duration_s=args.max_bag_duration,
+        snapshot_mode=args.snapshot_mode,
+        snapshot_duration_s=args.snapshot_duration,
+        start_paused=args.start_paused,
+        min_free_bytes=args.min_free_space,
+        pause_on_disk_full=args.on_disk_full == "pause",
+        **cache,
         node_name=node_args.name or args.node_name,
         namespace=node_args.namespace or "/",
         domain=args.domain,
         meta=_parse_meta(args.meta),
         command_line=shlex.join(["simrec", *sys.argv[1:]]),
+        stats_period_s=args.stats_period,
     )
     stop = install_stop_handlers()
     live = start_live(args, selection.accepts)
@@ -110,8 +219,11 @@ def run(args: argparse.Namespace) -> int:
         if live:
             live.stop()
         raise
+    keys = _start_keys(recorder, args)
     what = ", ".join(selection.topics) if not selection.needs_wildcard else "all matching topics"
-    print(f"recording {what} to {options.output}", file=sys.stderr, flush=True)
+    where = f"{options.output}{'/' if options.split else ''}"
+    mode = " (snapshot mode)" if options.snapshot_mode else " (paused)" if options.start_paused else ""
+    print(f"recording {what} to {where}{mode}", file=sys.stderr, flush=True)
     status = StatusLine(quiet=args.quiet)
     started = time.monotonic()
     try:
@@ -123,8 +235,22 @@ def run(args: argparse.Namespace) -> int:
             if args.duration is not None and elapsed >= args.duration:
                 break
     finally:
+        if keys is not None:
+            keys.stop()
         status.finish()
         recorder.stop()
         if live:
             live.stop()
     return report_recording(recorder, options.output)
+
+
+def _start_keys(recorder: Recorder, args: argparse.Namespace) -> RecordKeys | None:
+    """Space pauses/resumes, s splits, n snapshots: only when stdin is a terminal."""
+    if args.disable_keyboard_controls or not RecordKeys.available():
+        return None
+    erase = "\r\x1b[K" if sys.stderr.isatty() else ""  # over the status line
+    keys = RecordKeys(recorder, lambda line: print(erase + line, file=sys.stderr, flush=True))
+    keys.start()
+    if not args.quiet:
+        print(KEYS_HELP, file=sys.stderr)
+    return keys

@@ -1,5 +1,8 @@
 """Open an MCAP log and stream its messages, decoded, in the order they were written.
 
+A log is one file, a directory of split files (``run/run_0.mcap``, ...) or several files; the
+files of a split log are read one after the other as one stream.
+
 The reader streams the file front to back with mcap's ``StreamReader`` on a background thread
 (``prefetch``; it needs no footer, so files a crashed recorder left behind read up to their last
 complete record) and unpacks chunk records itself: one ``struct`` call per message and a
@@ -19,7 +22,7 @@ from typing import Any
 
 from mcap.records import Channel, Message, Schema
 
-from simrec_node.info import summarize
+from simrec_node.info import LogSpec, LogSummary, open_log_set
 
 from .decoders import Decoder, decoder_for
 from .errors import ConvertError
@@ -75,14 +78,19 @@ def _string(buf: memoryview, pos: int) -> tuple[str, int]:
 class LogReader:
     """A recorded MCAP log: its topics, and iterators over its messages.
 
-    Open with ``open_log(path)`` (or ``simrec_node.open``). Raises ``LogFileError`` for a
-    missing, empty, non-MCAP or unreadable file. ``problems`` lists what the last pass over
-    the file could not read (one line each).
+    Open with ``open_log(path)`` (or ``simrec_node.open``): a file, a directory of split files,
+    or a list of files. Raises ``LogFileError`` for a missing, empty, non-MCAP or unreadable
+    file. ``problems`` lists what the last pass over the log could not read (one line each).
+    ``path`` names the log (the file, or the directory); ``files`` are its files in order.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.summary = summarize(self.path)
+    def __init__(self, log: LogSpec) -> None:
+        logset = open_log_set(log)
+        self.path = Path(logset.name)
+        self.files: list[Path] = list(logset.files)
+        self.summary = logset.summary
+        self._parts = list(zip(logset.files, logset.summaries, strict=True))
+        self._label = logset.is_set
         self.topics: dict[str, TopicInfo] = {
             t.topic: TopicInfo(t.type_name, t.count) for t in self.summary.topics if t.type_name
         }
@@ -229,8 +237,27 @@ class LogReader:
         progress: Callable[[int, int], None] | None,
     ) -> Iterator[tuple[_Channel, int, int, int, Any]]:
         self.problems = []
+        sizes = [os.path.getsize(path) for path, _ in self._parts]
+        total, done = sum(sizes), 0
+        for (path, summary), size in zip(self._parts, sizes, strict=True):
+            if not (summary.indexed and _outside(summary, lo, hi)):  # a scan's times may be short
+                report = None if progress is None else lambda pos, _size, at=done: progress(at + pos, total)
+                yield from self._file_stream(path, wanted, lo, hi, report)
+            done += size
+        if progress is not None:
+            progress(total, total)
+
+    def _file_stream(
+        self,
+        path: Path,
+        wanted: set[str],
+        lo: int,
+        hi: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> Iterator[tuple[_Channel, int, int, int, Any]]:
         schemas: dict[int, tuple[str, str, bytes]] = {}
         channels: dict[int, _Channel | None] = {}  # None: a channel not selected
+        label = f"{path.name}: " if self._label else ""
 
         def add_channel(cid: int, schema_id: int, topic: str, encoding: str) -> None:
             if cid in channels:
@@ -240,14 +267,14 @@ class LogReader:
                 _Channel(topic, name, schema_encoding, data, encoding) if topic in wanted else None
             )
 
-        size = os.path.getsize(self.path)
-        for kind, value, pos in records(self.path, lo, hi):
+        size = os.path.getsize(path)
+        for kind, value, pos in records(path, lo, hi):
             if kind == "chunk":
                 if progress is not None:
                     progress(pos, size)
                 yield from self._chunk_messages(memoryview(value), schemas, channels, add_channel, lo, hi)
             elif kind == "problem":
-                self.problems.append(value)
+                self.problems.append(label + value)
             elif isinstance(value, Message):
                 channel = channels.get(value.channel_id)
                 if channel is not None and lo <= value.log_time <= hi:
@@ -256,8 +283,6 @@ class LogReader:
                 schemas[value.id] = (value.name, value.encoding, value.data)
             elif isinstance(value, Channel):
                 add_channel(value.id, value.schema_id, value.topic, value.message_encoding)
-        if progress is not None:
-            progress(size, size)
 
     def _chunk_messages(
         self,
@@ -295,6 +320,14 @@ class LogReader:
                 add_channel(cid, sid, topic, encoding)
 
 
-def open_log(path: str | os.PathLike[str]) -> LogReader:
-    """Open a recorded MCAP log for reading; raises ``LogFileError`` with a one-line reason."""
-    return LogReader(path)
+def _outside(summary: LogSummary, lo: int, hi: int) -> bool:
+    """True when the file holds no message in ``[lo, hi]`` (or none at all)."""
+    if summary.start_ns is None or summary.end_ns is None:
+        return True
+    return summary.end_ns < lo or summary.start_ns > hi
+
+
+def open_log(log: LogSpec) -> LogReader:
+    """Open a recorded MCAP log for reading: a file, a directory of split files, or a list of
+    files read as one log. Raises ``LogFileError`` with a one-line reason."""
+    return LogReader(log)

@@ -1,19 +1,29 @@
 """`simrec info`: summarize an MCAP recording (counts, rates, drops, recorder metadata).
 
+A split recording (a directory of ``<name>_<N>.mcap`` files, or several files) is one log:
+`open_log_set` orders its files and summarizes them as one; `play` and `convert` open logs the same way.
+
 Reads only the summary section of cleanly closed files; falls back to a scan for files a crashed
 recorder left behind. All bad-input failures surface as a one-line `LogFileError`.
 """
 
-from .model import EpisodeSummary, LogFileError, LogSummary, TopicSummary
+from .logset import LogSet, LogSpec, log_files, open_log_set, summarize_log
+from .model import EpisodeSummary, FileEntry, LogFileError, LogSummary, TopicSummary
 from .render import render_summary, summary_as_dict
 from .summary import summarize
 
 __all__ = [
     "EpisodeSummary",
+    "FileEntry",
     "LogFileError",
+    "LogSet",
+    "LogSpec",
     "LogSummary",
     "TopicSummary",
+    "log_files",
+    "open_log_set",
     "render_summary",
     "summarize",
+    "summarize_log",
     "summary_as_dict",
 ]

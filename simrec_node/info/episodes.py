@@ -14,19 +14,22 @@ from .model import EpisodeSummary
 EPISODE_TYPE = "simrec.Episode"
 
 
-def summarize_episodes(f: BinaryIO, topics: list[str]) -> EpisodeSummary | None:
-    """Count and return statistics of the episodes on ``topics`` (channels of simrec.Episode).
+def read_episodes(f: BinaryIO, topics: list[str]) -> list[Episode]:
+    """The episodes on ``topics`` (channels of simrec.Episode), read through the chunk index.
 
-    Reads only those channels, through the chunk index: episodes are a few messages per
-    thousands of steps, so this stays cheap on big logs.
+    Episodes are a few messages per thousands of steps, so this stays cheap on big logs.
     """
     if not topics:
-        return None
+        return []
     f.seek(0)
-    episodes = [
+    return [
         Episode.FromString(message.data)
         for _, _, message in make_reader(f).iter_messages(topics=topics, log_time_order=False)
     ]
+
+
+def episode_summary(episodes: list[Episode]) -> EpisodeSummary | None:
+    """Statistics over ``episodes`` (of one file or of every file of a split log)."""
     if not episodes:
         return None
     returns = [e.episode_return for e in episodes]

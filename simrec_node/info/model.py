@@ -43,12 +43,25 @@ class EpisodeSummary:
 
 
 @dataclass(frozen=True)
+class FileEntry:
+    """One file of a split log, as `simrec info` lists it."""
+
+    path: str
+    size_bytes: int
+    message_count: int
+    start_ns: int | None
+    end_ns: int | None
+    indexed: bool
+
+
+@dataclass(frozen=True)
 class LogSummary:
     """Everything `simrec info` shows about one MCAP file.
 
     ``indexed`` is True when counts come from the file's summary section (cheap, exact); False
     when they come from a scan of the data section (file not closed cleanly). ``start_ns`` and
-    ``end_ns`` are ``None`` when the file holds no messages.
+    ``end_ns`` are ``None`` when the file holds no messages. ``files`` lists the files of a split
+    log (a directory or several files summarized as one); it is empty for a single file.
     """
 
     path: str
@@ -67,3 +80,4 @@ class LogSummary:
     indexed: bool
     warnings: list[str] = field(default_factory=list)
     episodes: EpisodeSummary | None = None
+    files: list[FileEntry] = field(default_factory=list)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime
 from typing import Any
 
-from .model import EpisodeSummary, LogSummary, TopicSummary
+from .model import EpisodeSummary, FileEntry, LogSummary, TopicSummary
 
 _LABEL = 19  # width of the "Topic information: " column, as in ros2 bag info
 
@@ -90,10 +91,32 @@ def _episode_lines(episodes: EpisodeSummary | None) -> list[str]:
     ]
 
 
+def _file_lines(files: list[FileEntry]) -> list[str]:
+    """One line per file of a split log: name, size, messages, first and last message time."""
+    if not files:
+        return []
+    names = [_clean(os.path.basename(f.path)) for f in files]
+    sizes = [human_size(f.size_bytes) for f in files]
+    counts = [f"{f.message_count} msgs" for f in files]
+    widths = [max(map(len, column)) for column in (names, sizes, counts)]
+    lines = []
+    for n, (f, name, size, count) in enumerate(zip(files, names, sizes, counts, strict=True)):
+        label = "Files:" if n == 0 else ""
+        unindexed = "" if f.indexed else "  (not indexed: counts from a scan)"
+        lines.append(
+            f"{label:<{_LABEL}}{name:<{widths[0]}} | {size:>{widths[1]}} | {count:>{widths[2]}} | "
+            f"{format_time(f.start_ns)} - {format_time(f.end_ns)}{unindexed}"
+        )
+    return lines
+
+
 def render_summary(summary: LogSummary) -> str:
-    """Plain-text report; no colour or terminal tricks so it can be piped and diffed."""
+    """Plain-text report; no colour or terminal tricks so it can be piped and diffed.
+
+    A split log names its directory (or files) on "Log:" and lists each file under "Files:".
+    """
     rows = [
-        ("Files:", summary.path),
+        ("Log:", summary.path) if summary.files else ("Files:", summary.path),
         ("Bag size:", human_size(summary.size_bytes)),
         ("Storage id:", "mcap"),
         ("Duration:", f"{summary.duration_s:.3f}s"),
@@ -109,6 +132,7 @@ def render_summary(summary: LogSummary) -> str:
     if summary.profile:
         rows.append(("Profile:", _clean(summary.profile)))
     lines = [f"{label:<{_LABEL}}{value}" for label, value in rows]
+    lines += _file_lines(summary.files)
     lines += _topic_lines(summary.topics)
     lines += _episode_lines(summary.episodes)
     lines += _meta_lines("Recording", summary.recording)
@@ -123,4 +147,6 @@ def summary_as_dict(summary: LogSummary) -> dict[str, Any]:
     """JSON-ready dict for `simrec info --json` (sets become sorted lists; field names as in the API)."""
     data = dataclasses.asdict(summary)
     data["compression"] = sorted(summary.compression)
+    if not summary.files:  # a single file keeps the layout it always had
+        del data["files"]
     return data

@@ -8,7 +8,9 @@ import json
 import os
 from typing import BinaryIO
 
-from .episodes import EPISODE_TYPE, summarize_episodes
+from simrec_node.msgs import Episode
+
+from .episodes import EPISODE_TYPE, episode_summary, read_episodes
 from .facts import (
     DECODE_ERRORS,
     MCAP_MAGIC,
@@ -20,19 +22,28 @@ from .facts import (
     describe_error,
 )
 from .indexed import NoSummary, read_indexed
-from .model import EpisodeSummary, LogFileError, LogSummary, TopicSummary
+from .model import LogFileError, LogSummary, TopicSummary
 from .scan import ScanError, scan
 
 
 def summarize(path: str | os.PathLike[str]) -> LogSummary:
     """Summarize one MCAP file; raises `LogFileError` (never a library exception) on bad input."""
+    summary, episodes = summarize_file(path)
+    return dataclasses.replace(summary, episodes=episode_summary(episodes))
+
+
+def summarize_file(path: str | os.PathLike[str]) -> tuple[LogSummary, list[Episode]]:
+    """`summarize` without the episode statistics, and the episodes themselves.
+
+    A split log computes its statistics over the episodes of all its files together.
+    """
     name = os.fspath(path)
     try:
         with open(name, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             _check_magic(f, name, size)
             facts = _read(f, name, size)
-            episodes = _episodes(f, facts) if facts.indexed else None
+            episodes = _episodes(f, facts) if facts.indexed else []
     except LogFileError:
         raise
     except FileNotFoundError:
@@ -45,16 +56,16 @@ def summarize(path: str | os.PathLike[str]) -> LogSummary:
         raise LogFileError(f"permission denied: cannot read {name}") from None
     except OSError as exc:
         raise LogFileError(f"cannot read {name}: {exc.strerror or exc}") from None
-    return dataclasses.replace(build_summary(name, size, facts), episodes=episodes)
+    return build_summary(name, size, facts), episodes
 
 
-def _episodes(f: BinaryIO, facts: LogFacts) -> EpisodeSummary | None:
+def _episodes(f: BinaryIO, facts: LogFacts) -> list[Episode]:
     topics = [c.topic for c in facts.channels.values() if c.type_name == EPISODE_TYPE]
     try:
-        return summarize_episodes(f, topics)
+        return read_episodes(f, topics)
     except Exception as exc:  # a damaged chunk must not hide the rest of the summary
         facts.warnings.append(f"episode statistics unavailable: {describe_error(exc)}")
-        return None
+        return []
 
 
 def _directory_message(name: str) -> str:
@@ -127,7 +138,8 @@ def _drop_counts(topic: str, raw: str, warnings: list[str]) -> dict[str, int]:
     }
 
 
-def _frequency(count: int, first: int | None, last: int | None) -> float | None:
+def frequency(count: int, first: int | None, last: int | None) -> float | None:
+    """Messages per second between the first and the last message (None below two messages)."""
     if count < 2 or first is None or last is None or last <= first:
         return None
     return (count - 1) / ((last - first) / 1e9)
@@ -157,7 +169,7 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
                     dict.fromkeys(c.message_encoding for c in chans if c.message_encoding)
                 ),
                 count=count,
-                frequency_hz=_frequency(count, first, last),
+                frequency_hz=frequency(count, first, last),
                 first_time_ns=first,
                 last_time_ns=last,
                 dropped=sum(detail.values()),

@@ -365,7 +365,7 @@ class Recorder:
         return name
 
     def _enqueue(self, name: str, encoded: Encoded, log_time: int, publish_time: int) -> None:
-        size = len(encoded.data) if encoded.data is not None else 0
+        size = encoded.queued_bytes
         type_name = encoded.type_info.name
         with self._cond:
             state = self._topics.get(name)

@@ -25,6 +25,8 @@ from .errors import UnsupportedValueError
 __all__ = ["Encoded", "encode_value", "type_info_of"]
 
 _TYPE_INFOS: dict[type[Message], TypeInfo] = {}
+# torch dtype -> why simrec.Tensor cannot hold it ("" where it can), learnt once per dtype.
+_TORCH_DTYPE_ERRORS: dict[Any, str] = {}
 # numpy kinds a simrec.Tensor holds: bool, signed/unsigned ints, floats.
 _TENSOR_KINDS = frozenset("biuf")
 
@@ -39,21 +41,46 @@ def type_info_of(message_class: type[Message]) -> TypeInfo:
 
 @dataclass(slots=True)
 class Encoded:
-    """A value ready to queue: ``data`` now, or ``finish()`` on the writer thread (device copies)."""
+    """A value ready to queue: ``data`` now, or ``finish()`` on the writer thread (device copies).
+
+    ``host_bytes`` is the host memory a pending ``finish`` holds (its pinned copies), so that
+    ``max_queue_bytes`` bounds device tensors too.
+    """
 
     type_info: TypeInfo
     data: bytes | None = None
     finish: Callable[[], bytes] | None = None
+    host_bytes: int = 0
 
     def payload(self) -> bytes:
         return self.data if self.data is not None else self.finish()
+
+    @property
+    def queued_bytes(self) -> int:
+        return len(self.data) if self.data is not None else self.host_bytes
 
 
 def _is_torch(value: Any) -> bool:
     return hasattr(value, "detach") and hasattr(value, "device") and hasattr(value, "numpy")
 
 
-def _host_copy(value: Any) -> tuple[Any, Callable[[], None] | None]:
+def _check_torch_dtype(topic: str, tensor: Any) -> None:
+    """Reject a device tensor's dtype now: its encoding runs later, on the writer thread."""
+    error = _TORCH_DTYPE_ERRORS.get(tensor.dtype)
+    if error is None:
+        import torch  # present: we hold a torch tensor
+
+        try:
+            encode_tensor(torch.empty(0, dtype=tensor.dtype))
+            error = ""
+        except TypeError as exc:  # complex, float8, quantized, ...
+            error = str(exc)
+        _TORCH_DTYPE_ERRORS[tensor.dtype] = error
+    if error:
+        raise UnsupportedValueError(f"cannot log a {tensor.dtype} tensor on {topic}: {error}")
+
+
+def _host_copy(topic: str, value: Any) -> tuple[Any, Callable[[], None] | None]:
     """A private host copy of a device tensor, started asynchronously, and a wait for it.
 
     CPU tensors are returned as they are (the encoder copies them). On CUDA the copy goes into
@@ -63,6 +90,7 @@ def _host_copy(value: Any) -> tuple[Any, Callable[[], None] | None]:
     tensor = value.detach()
     if tensor.device.type == "cpu":
         return tensor, None
+    _check_torch_dtype(topic, tensor)
     import torch  # present: we hold a torch tensor
 
     if tensor.device.type == "cuda":
@@ -122,13 +150,15 @@ def _image(topic: str, value: Any, image_format: str, stamp_ns: int) -> Encoded:
 def _batch(topic: str, value: Mapping[Any, Any], step: int | None, sim_time: float | None) -> Encoded:
     tensors: dict[str, Any] = {}
     waits: list[Callable[[], None]] = []
+    host_bytes = 0
     for key, item in value.items():
         if not isinstance(key, str):
             raise UnsupportedValueError(f"cannot log a dict with {type(key).__name__} keys on {topic}")
         if _is_torch(item):
-            item, wait = _host_copy(item)
+            item, wait = _host_copy(f"{topic} [{key!r}]", item)
             if wait is not None:
                 waits.append(wait)
+                host_bytes += item.nbytes
         tensors[key] = _check_array(f"{topic} [{key!r}]", item)
     kwargs = {"step": step or 0, "sim_time": sim_time or 0.0}
     if not waits:
@@ -142,7 +172,7 @@ def _batch(topic: str, value: Mapping[Any, Any], step: int | None, sim_time: flo
             wait()
         return encode_state_batch(tensors, **kwargs)
 
-    return Encoded(type_info_of(StateBatch), finish=finish)
+    return Encoded(type_info_of(StateBatch), finish=finish, host_bytes=host_bytes)
 
 
 def encode_value(
@@ -178,7 +208,7 @@ def encode_value(
             return Encoded(type_info_of(Scalars), _scalars(value, step, sim_time))
         return _batch(topic, value, step, sim_time)
     if _is_torch(value):
-        host, wait = _host_copy(value)
+        host, wait = _host_copy(topic, value)
         if wait is None:
             return Encoded(type_info_of(Tensor), _encode_tensor(topic, host))
 
@@ -186,7 +216,7 @@ def encode_value(
             wait()
             return encode_tensor(host)
 
-        return Encoded(type_info_of(Tensor), finish=finish)
+        return Encoded(type_info_of(Tensor), finish=finish, host_bytes=host.nbytes)
     if isinstance(value, np.ndarray | list | tuple) or hasattr(value, "__array__"):
         return Encoded(type_info_of(Tensor), _encode_tensor(topic, _check_array(topic, value)))
     raise UnsupportedValueError(

@@ -11,6 +11,7 @@ from simrec_node.msgs.images import decode_image, encode_compressed_image, encod
 from simrec_node.msgs.schema import descriptor_set_of, message_class_for
 from simrec_node.msgs.simrec.clock_pb2 import Clock
 from simrec_node.msgs.simrec.episode_pb2 import Episode
+from simrec_node.msgs.simrec.recorder_stats_pb2 import RecorderStats, RecorderTopicStats
 from simrec_node.msgs.simrec.scalars_pb2 import Scalars
 from simrec_node.msgs.simrec.state_batch_pb2 import StateBatch
 from simrec_node.msgs.simrec.tensor_pb2 import Tensor
@@ -30,6 +31,8 @@ __all__ = [
     "Episode",
     "FrameTransforms",
     "RawImage",
+    "RecorderStats",
+    "RecorderTopicStats",
     "Scalars",
     "SceneUpdate",
     "StateBatch",

@@ -3,10 +3,7 @@ up/down arrows change the rate by 10%. Only when stdin is a terminal; the termin
 
 from __future__ import annotations
 
-import os
-import select
-import sys
-import threading
+from simrec_node.terminal_keys import KeyReader
 
 from .clock import MAX_RATE, MIN_RATE, PlaybackClock
 
@@ -16,47 +13,15 @@ HELP = "keys: space pause/resume, → next message, ↑/↓ rate ±10%"
 class KeyboardControl:
     def __init__(self, clock: PlaybackClock) -> None:
         self._clock = clock
-        self._stop = threading.Event()
-        self._fd = sys.stdin.fileno()
-        self._saved = None
-        self._thread: threading.Thread | None = None
+        self._keys = KeyReader(self._handle, name="simrec-play-keys")
 
-    @staticmethod
-    def available() -> bool:
-        try:
-            import termios  # noqa: F401 - POSIX only
-        except ImportError:
-            return False
-        return sys.stdin.isatty()
+    available = staticmethod(KeyReader.available)
 
     def start(self) -> None:
-        import termios
-        import tty
-
-        self._saved = termios.tcgetattr(self._fd)
-        tty.setcbreak(self._fd)
-        self._thread = threading.Thread(target=self._run, name="simrec-play-keys", daemon=True)
-        self._thread.start()
+        self._keys.start()
 
     def stop(self) -> None:
-        import termios
-
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1)
-        if self._saved is not None:
-            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
-            self._saved = None
-
-    def _run(self) -> None:
-        pending = b""
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._fd], [], [], 0.1)
-            if not ready:
-                pending = b""
-                continue
-            pending += os.read(self._fd, 16)
-            pending = self._handle(pending)
+        self._keys.stop()
 
     def _handle(self, keys: bytes) -> bytes:
         """Act on complete key sequences; return an incomplete escape sequence to keep."""

@@ -1,7 +1,15 @@
 """The recorder node: topic selection, bounded queue, MCAP writer, drop accounting."""
 
+from .errors import RecordError
 from .mcap_writer import McapWriter
-from .output import OutputError, default_output_name, open_writer, prepare_output
+from .output import (
+    OutputError,
+    OutputLayout,
+    default_output_name,
+    open_writer,
+    prepare_output,
+    prepare_split_output,
+)
 from .recorder import Recorder, RecordOptions
 from .selection import TopicSelection
 from .stats import RecordingStats, TopicStats
@@ -9,6 +17,8 @@ from .stats import RecordingStats, TopicStats
 __all__ = [
     "McapWriter",
     "OutputError",
+    "OutputLayout",
+    "RecordError",
     "RecordOptions",
     "Recorder",
     "RecordingStats",
@@ -17,4 +27,5 @@ __all__ = [
     "default_output_name",
     "open_writer",
     "prepare_output",
+    "prepare_split_output",
 ]

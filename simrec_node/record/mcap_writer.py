@@ -137,8 +137,11 @@ class McapWriter:
     chunk whose compressed form is not smaller than its raw records is stored uncompressed
     (``compression=""``), which the spec allows per chunk. Compression and CRCs release the GIL.
 
-    ``OSError`` from the file propagates from whichever call hit it (write() closes chunks too);
-    the file is then unusable: close() the writer (it may raise again) and report.
+    ``OSError`` from the file (a full disk, say) propagates from whichever call hit it (write()
+    closes chunks too). A chunk that fails to write is cut off the file again and stays open, so
+    the file still ends in a whole record: ``discard_open_chunk()`` gives up its messages (and
+    says how many, per channel) and ``close()`` then writes the summary into the space freed. If
+    even that fails, the file is left ending after its last good chunk, readable by a scan.
     """
 
     # The hot path: write(channel_id, sequence, log_time, publish_time, data) -> None.
@@ -153,6 +156,7 @@ class McapWriter:
         "_chunk_indexes",
         "_closed",
         "_compress",
+        "_compressed_total",
         "_compression",
         "_fh",
         "_index",
@@ -168,6 +172,7 @@ class McapWriter:
         "_pos",
         "_schema_ids",
         "_schema_records",
+        "_uncompressed_total",
         "write",
     )
 
@@ -208,6 +213,8 @@ class McapWriter:
         self._chunk_indexes: list[bytes] = []
         self._metadata_indexes: list[bytes] = []
         self._chunk_count = 0
+        self._compressed_total = 0  # chunk payload bytes in the file, and what they held raw
+        self._uncompressed_total = 0
         self._metadata_count = 0
         self._message_count = 0  # messages in already-written chunks
         self._message_start: int | None = None
@@ -216,7 +223,9 @@ class McapWriter:
         self._closed = False
         self.write = self._bind_write()
         if isinstance(output, (str, os.PathLike)):
-            self._fh: BinaryIO = open(output, "wb")  # noqa: SIM115 - closed in close()
+            # Unbuffered: a failed write must leave no bytes queued in a buffer that a later
+            # flush would put after the rewound end of the file. Records are written whole.
+            self._fh: BinaryIO = open(output, "wb", buffering=0)  # noqa: SIM115 - closed in close()
             self._owns_fh = True
         else:
             self._fh = output
@@ -340,11 +349,94 @@ class McapWriter:
             _record(_OP_METADATA_INDEX, _U64.pack(offset) + _U64.pack(len(record)) + _string(name))
         )
 
+    def add_chunk(self, record: bytes | memoryview, index: dict[int, list[int]]) -> None:
+        """Append a whole Chunk record as given, plus its MessageIndex records and ChunkIndex.
+
+        Why: ``simrec recover`` copies the verified chunks of a damaged file without recompressing
+        them. ``index`` maps channel id -> flat ``[log_time, offset, ...]`` (offsets into the
+        chunk's uncompressed records) for every message in it; the caller vouches that it matches
+        the chunk, whose framing alone is checked here. The open chunk is written first, so the
+        file keeps the order of the calls. Cold path.
+        """
+        self._check_open()
+        size = len(record)
+        name_at = _CHUNK_HEAD.size + 4
+        if size < name_at + 8:
+            raise ValueError(f"not a Chunk record ({size} bytes)")
+        opcode, length, start, end, uncompressed_size, _ = _CHUNK_HEAD.unpack_from(record)
+        (name_len,) = _U32.unpack_from(record, _CHUNK_HEAD.size)
+        if opcode != _OP_CHUNK or _RECORD_PREFIX.size + length != size or name_at + name_len + 8 > size:
+            raise ValueError("not a whole Chunk record (its opcode or lengths are wrong)")
+        comp = bytes(record[_CHUNK_HEAD.size : name_at + name_len])  # the String, length included
+        (payload_size,) = _U64.unpack_from(record, name_at + name_len)
+        if name_at + name_len + 8 + payload_size != size:
+            raise ValueError("not a whole Chunk record (its lengths do not add up)")
+        if not index:
+            raise ValueError("a chunk without messages has nothing to index")
+        for channel_id, entries in index.items():
+            if channel_id not in self._index:
+                raise ValueError(f"unknown channel id {channel_id!r}; register it with add_channel() first")
+            if not entries or len(entries) % 2:
+                raise ValueError(f"channel {channel_id}: index must be [log_time, offset, ...] pairs")
+        self._make_room()
+        chunk_start = self._pos
+        pos = chunk_start + size
+        offsets: dict[int, int] = {}
+        parts: list[bytes] = []
+        for channel_id, entries in index.items():
+            arr = array("Q", entries)
+            if not _LITTLE_ENDIAN_HOST:
+                arr.byteswap()
+            body = arr.tobytes()
+            parts.append(_MESSAGE_INDEX_HEAD.pack(_OP_MESSAGE_INDEX, 6 + len(body), channel_id, len(body)))
+            parts.append(body)
+            offsets[channel_id] = pos
+            pos += len(body) + _MESSAGE_INDEX_HEAD.size
+        try:
+            self._write(record)
+            self._write(b"".join(parts))
+        except OSError:
+            self._rewind(chunk_start)
+            raise
+        for channel_id, entries in index.items():
+            self._channel_counts[channel_id] = self._channel_counts.get(channel_id, 0) + len(entries) // 2
+            self._message_count += len(entries) // 2
+        self._chunk_indexes.append(
+            _record(
+                _OP_CHUNK_INDEX,
+                struct.pack("<QQQQ", start, end, chunk_start, size)
+                + _u16_u64_map(offsets)
+                + _U64.pack(pos - chunk_start - size)
+                + comp
+                + struct.pack("<QQ", payload_size, uncompressed_size),
+            )
+        )
+        self._chunk_count += 1
+        self._compressed_total += payload_size
+        self._uncompressed_total += uncompressed_size
+        if self._message_start is None or start < self._message_start:
+            self._message_start = start
+        self._message_end = max(self._message_end, end)
+
     def flush(self) -> None:
         """Close the open chunk and flush the file, so every message so far is on disk in a full chunk."""
         self._check_open()
         self._make_room()
         self._fh.flush()
+
+    def fileno(self) -> int:
+        """The file descriptor, for ``os.fdatasync`` from another thread (writes go on meanwhile)."""
+        return self._fh.fileno()
+
+    def discard_open_chunk(self) -> dict[int, int]:
+        """Drop the messages of the open chunk (after its write failed); returns channel id -> count."""
+        counts = {cid: len(entries) // 2 for cid, entries in self._index.items() if entries}
+        for entries in self._index.values():
+            entries.clear()
+        self._buf.clear()
+        self._pieces.clear()
+        self._pieces_size[0] = 0
+        return counts
 
     def close(self) -> None:
         """Write the last chunk, DataEnd, summary and footer; closes the file if we opened it.
@@ -355,9 +447,14 @@ class McapWriter:
             return
         try:
             self._make_room()
-            self._write(_record(_OP_DATA_END, _U32.pack(0)))
-            self._write_summary()
-            self._fh.flush()
+            data_end = self._pos
+            try:
+                self._write(_record(_OP_DATA_END, _U32.pack(0)))
+                self._write_summary()
+                self._fh.flush()
+            except OSError:
+                self._rewind(data_end)
+                raise
         finally:
             self._closed = True
             self._index.clear()  # write() on a closed writer now takes the error path
@@ -365,6 +462,25 @@ class McapWriter:
             self._pieces.clear()
             if self._owns_fh:
                 self._fh.close()
+
+    @property
+    def open_chunk_bytes(self) -> int:
+        """Uncompressed bytes of the open chunk's records (not yet in the file)."""
+        return self._pieces_size[0] + len(self._buf)
+
+    @property
+    def first_log_time(self) -> int | None:
+        """The earliest log time written so far (open chunk included); None while empty."""
+        firsts = [entries[0] for entries in self._index.values() if entries]
+        if self._message_start is not None:
+            firsts.append(self._message_start)
+        return min(firsts) if firsts else None
+
+    @property
+    def estimated_size(self) -> int:
+        """The file's size once the open chunk is written, at the compression seen so far."""
+        ratio = self._compressed_total / self._uncompressed_total if self._uncompressed_total else 1.0
+        return self._pos + int(self.open_chunk_bytes * ratio)
 
     @property
     def bytes_written(self) -> int:
@@ -398,9 +514,29 @@ class McapWriter:
             raise RuntimeError("McapWriter is closed")
 
     def _write(self, data: bytes | bytearray | memoryview) -> None:
-        """Write to the file, tracking the offset (big writes release the GIL)."""
-        self._fh.write(data)
-        self._pos += len(data)
+        """Write all of ``data``, tracking the offset (big writes release the GIL)."""
+        fh = self._fh
+        size = len(data)
+        written = fh.write(data)
+        if written is not None and written < size:  # a raw file may take part of it
+            # Released on the way out, even by an error: a live view would pin the chunk buffer.
+            with memoryview(data) as view:
+                while written < size:
+                    with view[written:] as rest:
+                        more = fh.write(rest)
+                    if not more:
+                        raise OSError(f"short write: {written} of {size} bytes")
+                    written += more
+        self._pos += size
+
+    def _rewind(self, pos: int) -> None:
+        """Cut the file back to ``pos`` after a failed write, so it ends in a whole record."""
+        try:
+            self._fh.truncate(pos)
+            self._fh.seek(pos)
+            self._pos = pos
+        except (OSError, ValueError):
+            pass  # a pipe or a device: nothing to cut back
 
     def _finish_chunk(self) -> None:
         """Compress the open chunk and write Chunk + MessageIndex records; remember its ChunkIndex."""
@@ -434,17 +570,10 @@ class McapWriter:
         chunk_start = self._pos
         payload_size = sum(len(segment) for segment in payload)
         chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + payload_size
-        self._write(_CHUNK_HEAD.pack(_OP_CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp)
-        self._write(_U64.pack(payload_size))
-        for segment in payload:
-            self._write(segment)
-
-        index_start = self._pos
+        index_start = chunk_start + chunk_len
         offsets: dict[int, int] = {}
         parts: list[bytes] = []
         pos = index_start
-        n_messages = 0
-        counts = self._channel_counts
         for channel_id, entries in index_blobs:
             arr = array("Q", entries)
             if not _LITTLE_ENDIAN_HOST:
@@ -455,12 +584,23 @@ class McapWriter:
             pos += len(head) + len(body)
             parts.append(head)
             parts.append(body)
+        try:
+            self._write(_CHUNK_HEAD.pack(_OP_CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp)
+            self._write(_U64.pack(payload_size))
+            for segment in payload:
+                self._write(segment)
+            self._write(b"".join(parts))
+        except OSError:
+            self._rewind(chunk_start)  # the chunk stays open; see discard_open_chunk()
+            raise
+        index_len = self._pos - index_start
+        n_messages = 0
+        counts = self._channel_counts
+        for channel_id, entries in index_blobs:
             k = len(entries) // 2
             n_messages += k
             counts[channel_id] = counts.get(channel_id, 0) + k
             entries.clear()
-        self._write(b"".join(parts))
-        index_len = self._pos - index_start
 
         self._chunk_indexes.append(
             _record(
@@ -473,6 +613,8 @@ class McapWriter:
             )
         )
         self._chunk_count += 1
+        self._compressed_total += payload_size
+        self._uncompressed_total += uncompressed_size
         self._message_count += n_messages
         if self._message_start is None or start < self._message_start:
             self._message_start = start

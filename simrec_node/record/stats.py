@@ -11,23 +11,33 @@ from simrec_node.graph import GapCounter
 @dataclass
 class TopicStats:
     """Counts for one topic. ``gap_dropped``: lost in transport (sequence gaps);
-    ``queue_dropped``: refused because the recorder's queue was full."""
+    ``queue_dropped``: refused because the recorder's queue was full; ``disk_dropped``: lost
+    because the disk was full; ``paused_skipped``: not recorded on purpose, while paused."""
 
     received: int = 0
     written: int = 0
     bytes_written: int = 0
     gap_dropped: int = 0
     queue_dropped: int = 0
+    disk_dropped: int = 0
+    paused_skipped: int = 0
     gaps: GapCounter = field(default_factory=GapCounter, repr=False)
 
     @property
     def dropped(self) -> int:
-        return self.gap_dropped + self.queue_dropped
+        return self.gap_dropped + self.queue_dropped + self.disk_dropped
 
-    def as_json(self) -> str:
+    def counters(self) -> dict[str, int]:
         values = asdict(self)
         values.pop("gaps")
-        return json.dumps(values, separators=(",", ":"))
+        return values
+
+    def as_json(self) -> str:
+        return counters_json(self.counters())
+
+
+def counters_json(counters: dict[str, int]) -> str:
+    return json.dumps(counters, separators=(",", ":"))
 
 
 class RecordingStats:
@@ -61,3 +71,15 @@ class RecordingStats:
     def as_metadata(self) -> dict[str, str]:
         """The ``simrec.topic_stats`` metadata record: topic -> JSON counters."""
         return {topic: stats.as_json() for topic, stats in sorted(self.topics.items())}
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """topic -> counters now; a split file stores the difference of two of these."""
+        return {topic: stats.counters() for topic, stats in list(self.topics.items())}
+
+    def metadata_since(self, before: dict[str, dict[str, int]]) -> dict[str, str]:
+        """``simrec.topic_stats`` for what happened since ``before`` (one file of a split recording)."""
+        out = {}
+        for topic, now in sorted(self.counters().items()):
+            base = before.get(topic, {})
+            out[topic] = counters_json({key: value - base.get(key, 0) for key, value in now.items()})
+        return out

@@ -1,0 +1,194 @@
+"""Data lost when ``simrec record`` is SIGKILLed, and how fast ``simrec recover`` is.
+
+Run ``python benchmarks/bench_sigkill.py``. Two measurements:
+
+- Loss: a publisher process sends numbered messages at a fixed rate; a ``simrec record`` process
+  (default ``--flush-interval``, 1 s) records them and is SIGKILLed at a random moment, then
+  ``simrec recover`` rebuilds its file. Per kill: the messages a second subscriber (a witness in
+  this process) saw before the kill that are not in the recovered file, and the seconds between
+  the last recovered message's arrival (its log time) and the kill. Target: at most one flush
+  interval lost.
+- Throughput: ``recover`` of a big truncated file against reading the same file front to back
+  (``cat file > /dev/null``), alternated and repeated, medians and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
+
+from mcap.reader import make_reader  # noqa: E402
+
+from simrec_node.graph import Node  # noqa: E402
+from simrec_node.record import McapWriter  # noqa: E402
+from simrec_node.repair import recover  # noqa: E402
+
+TOPIC = "/bench/kill"
+T0 = 1_700_000_000_000_000_000
+
+
+def _env(domain: str) -> dict[str, str]:
+    return {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+
+
+def _wait_for(stream, needle: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        if needle in line:
+            return
+    raise RuntimeError(f"never saw {needle!r}")
+
+
+class Witness:
+    """Arrival wall time of every message on TOPIC, seen by a second subscriber."""
+
+    def __init__(self, domain: str) -> None:
+        self.seen: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.node = Node("bench_witness", domain=domain)
+        self.node.create_subscription(None, TOPIC, self._on)
+
+    def _on(self, message) -> None:
+        with self.lock:
+            self.seen[message.sequence] = time.time()
+
+    def before(self, t: float) -> set[int]:
+        with self.lock:
+            return {s for s, at in self.seen.items() if at < t}
+
+
+def measure_loss(kills: int, rate: float, flush: float | None, workdir: Path) -> list[tuple[int, float]]:
+    """``(messages lost, seconds lost)`` per kill."""
+    domain = "bench" + uuid.uuid4().hex[:8]
+    witness = Witness(domain)
+    publisher = subprocess.Popen(
+        [sys.executable, str(REPO / "tests/helpers/publisher.py"), "--topic", TOPIC, "--count", "10000000",
+         "--rate", str(rate), "--linger", "0"],
+        env=_env(domain), stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    rng = random.Random()
+    results = []
+    try:
+        _wait_for(publisher.stdout, "ready")
+        for k in range(kills):
+            out = workdir / f"kill{k}.mcap"
+            cmd = [sys.executable, "-m", "simrec_node.cli.main", "record", TOPIC, "-o", str(out), "-q"]
+            if flush is not None:
+                cmd += ["--flush-interval", str(flush)]
+            recorder = subprocess.Popen(cmd, env=_env(domain), stderr=subprocess.PIPE, text=True)
+            _wait_for(recorder.stderr, "recording")
+            time.sleep(rng.uniform(1.5, 4.0))
+            killed_at = time.time()
+            recorder.send_signal(signal.SIGKILL)
+            recorder.wait()
+            fixed = workdir / f"fixed{k}.mcap"
+            recover(out, fixed)
+            with open(fixed, "rb") as f:
+                rows = [
+                    (m.sequence, m.log_time) for _, _, m in make_reader(f).iter_messages(log_time_order=False)
+                ]
+            got = {s for s, _ in rows}
+            first = min(got) if got else 0
+            seen = {s for s in witness.before(killed_at) if s >= first}
+            lost = len(seen - got)
+            last = max((t for _, t in rows), default=0) / 1e9
+            results.append((lost, killed_at - last if rows else float("inf")))
+            print(
+                f"kill {k + 1:2d}: {len(got):5d} recovered, {lost:4d} lost = {results[-1][1]:.2f} s",
+                flush=True,
+            )
+            out.unlink(missing_ok=True)
+            fixed.unlink(missing_ok=True)
+    finally:
+        publisher.kill()
+        publisher.wait()
+        witness.node.shutdown()
+    return results
+
+
+def write_big_file(path: Path, size_mb: int) -> None:
+    """Camera-like frames (incompressible 40 KiB) and small state messages, zstd, truncated at the end."""
+    rng = random.Random(1)
+    frames = [rng.randbytes(40_000) for _ in range(64)]
+    states = [rng.randbytes(64) * 4 for _ in range(64)]
+    with McapWriter(path, compression="zstd") as w:
+        schema = w.add_schema("bench.Blob", "protobuf", b"")
+        cam, state = w.add_channel("/camera", "protobuf", schema), w.add_channel("/state", "protobuf", schema)
+        i = 0
+        while w.bytes_written < size_mb * 1_000_000:
+            t = T0 + i * 1_000_000
+            w.write(cam if i % 4 == 0 else state, i, t, t, frames[i % 64] if i % 4 == 0 else states[i % 64])
+            i += 1
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 1_000_000)  # lose the tail, as a kill would
+
+
+def read_all(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(8 << 20):
+            pass
+
+
+def measure_throughput(size_mb: int, reps: int, workdir: Path) -> tuple[float, float, int]:
+    big = workdir / "big.mcap"
+    write_big_file(big, size_mb)
+    size = big.stat().st_size
+    fixed = workdir / "big_fixed.mcap"
+    t_read, t_recover = [], []
+    for _ in range(reps):
+        start = time.perf_counter()
+        read_all(big)
+        t_read.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        recover(big, fixed, overwrite=True)
+        t_recover.append(time.perf_counter() - start)
+    big.unlink()
+    fixed.unlink()
+    return statistics.median(t_read), statistics.median(t_recover), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=200.0, help="publisher messages/s")
+    parser.add_argument("--flush-interval", type=float, default=None, help="default: the recorder's (1 s)")
+    parser.add_argument("--size-mb", type=int, default=600)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_sigkill_") as tmp:
+        workdir = Path(tmp)
+        if args.kills:
+            results = measure_loss(args.kills, args.rate, args.flush_interval, workdir)
+            lost = [n for n, _ in results]
+            secs = [s for _, s in results]
+            print(
+                f"loss over {len(results)} kills at {args.rate:.0f} msg/s: messages max {max(lost)}, "
+                f"median {statistics.median(lost)}; seconds before the kill max {max(secs):.2f}, "
+                f"median {statistics.median(secs):.2f} (target: <= one flush interval)"
+            )
+        if args.size_mb:
+            t_read, t_recover, size = measure_throughput(args.size_mb, args.reps, workdir)
+            print(
+                f"recover {size / 1e6:.0f} MB: {size / 1e6 / t_recover:.0f} MB/s; plain read "
+                f"{size / 1e6 / t_read:.0f} MB/s; ratio {t_read / t_recover:.2f} (medians of {args.reps})"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""The recorder's own error: a request that does not apply to this recording."""
+
+
+class RecordError(Exception):
+    """A control request the recording cannot honour (split a single file, snapshot when not in
+    snapshot mode, ...); the message is one line for the user."""

@@ -1,0 +1,359 @@
+"""The writer thread: queue -> MCAP files, with the policies that keep a long run safe.
+
+Between messages (every ~256 KiB or ~200 messages, and whenever the queue is empty) it looks
+after the file: flush the open chunk once ``flush_interval_s`` has passed (so a SIGKILL loses at
+most that much), start the next file at the size or duration limit, serve split and snapshot
+requests, and watch the free disk space. A full disk closes the file cleanly and stops the
+recording, or pauses it until there is room again; what it cost is counted per topic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simrec_node.graph import RawMessage
+
+from .errors import RecordError
+from .log_files import LogFiles
+from .snapshot import SnapshotRing
+from .stats import RecordingStats, TopicStats
+
+_IDLE_SLEEP_S = 0.002
+_RELEASE_BYTES = 4 * 1024 * 1024
+_CHECK_BYTES = 256 * 1024  # look after the file at least this often...
+_PER_MESSAGE_CHARGE = 1024  # ...and, for small messages, every ~200 of them
+_DISK_CHECK_PERIOD_S = 1.0
+_REQUEST_TIMEOUT_S = 60.0
+
+
+class DiskFullError(OSError):
+    """The disk filled up (or reached ``--min-free-space``); the file was closed first."""
+
+
+@dataclass
+class WritePolicy:
+    """When to flush, when to start a new file, and what to do when the disk is full."""
+
+    flush_interval_s: float = 1.0  # 0: only when a chunk is full
+    max_file_bytes: int | None = None
+    max_file_duration_s: float | None = None
+    min_free_bytes: int = 0
+    pause_on_disk_full: bool = False
+    resume_free_bytes: int = 16 * 1024 * 1024  # after a pause for a full disk, go on at this much free
+    snapshot: SnapshotRing | None = None
+
+
+@dataclass
+class _Request:
+    kind: str  # "split" | "snapshot"
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Path | None = None
+    error: BaseException | None = None
+
+
+class WriteLoop:
+    """Runs on the writer thread; ``submit()`` is for the other threads."""
+
+    def __init__(
+        self,
+        queue: deque[tuple[TopicStats, RawMessage]],
+        release: Callable[[int], None],
+        running: threading.Event,
+        files: LogFiles,
+        policy: WritePolicy,
+        stats: RecordingStats,
+    ) -> None:
+        self._queue = queue
+        self._release = release
+        self._running = running
+        self._files = files
+        self._policy = policy
+        self._stats = stats
+        self._requests: deque[_Request] = deque()
+        self._syncer = _Syncer(files) if policy.flush_interval_s > 0 else None
+        self._last_flush = time.monotonic()
+        self._next_disk_check = 0.0
+        self._size_at_disk_check = 0
+        self.disk_paused = False
+        self.notice: str | None = None  # what the user must hear at the end (a file left unindexed)
+        self.finished = threading.Event()
+
+    # other threads ---------------------------------------------------------------------
+    def submit(self, kind: str) -> Path:
+        """Ask the writer thread to split or snapshot, and wait for the file it finished."""
+        request = _Request(kind)
+        self._requests.append(request)
+        if self.finished.is_set() and self._requests:  # lost the race with the loop's end
+            raise RecordError("the recorder is not writing any more")
+        if not request.done.wait(_REQUEST_TIMEOUT_S):
+            raise RecordError(f"the writer did not answer the {kind} request in {_REQUEST_TIMEOUT_S:.0f} s")
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    # the writer thread -----------------------------------------------------------------
+    def run(self) -> None:
+        if self._syncer is not None:
+            self._syncer.start()
+        try:
+            self._run()
+        finally:
+            self.finished.set()
+            for request in self._requests:
+                request.error = RecordError("the recorder stopped writing")
+                request.done.set()
+            if self._syncer is not None:
+                self._syncer.stop()
+
+    def _run(self) -> None:
+        queue = self._queue
+        files = self._files
+        ring = self._policy.snapshot
+        generation = -1
+        write = None
+        channels: dict[str, tuple[str, int]] = {}  # topic -> (type name, channel id) of this file
+        unreleased = 0  # bytes handed back to the queue's account in batches, not per message
+        budget = 0
+        while True:
+            try:
+                stats, message = queue.popleft()
+            except IndexError:
+                self._release(unreleased)
+                unreleased = 0
+                budget = self._look_after_file()
+                if not self._running.is_set() and not queue:
+                    return
+                time.sleep(_IDLE_SLEEP_S)
+                continue
+            data = message.data
+            size = len(data)
+            unreleased += size
+            if ring is not None:
+                files.learn_type(message.type_name)  # now, while its publisher is surely there
+                ring.add(stats, message)
+            else:
+                if files.generation != generation:  # another file: its channel ids start over
+                    generation = files.generation
+                    write = files.writer.write if files.writer is not None else None
+                    channels.clear()
+                if write is None:  # paused by a full disk
+                    stats.disk_dropped += 1
+                else:
+                    topic = message.topic
+                    type_name, channel_id = channels.get(topic, ("", 0))
+                    if type_name != message.type_name or not channel_id:
+                        channel_id = files.channel_for(topic, message.type_name)
+                        channels[topic] = (message.type_name, channel_id)
+                    try:
+                        write(
+                            channel_id,
+                            message.sequence,
+                            message.receive_time_ns,
+                            message.publish_time_ns,
+                            data,
+                        )
+                    except OSError as exc:
+                        self._on_write_error(exc, stats)
+                    else:
+                        stats.written += 1
+                        stats.bytes_written += size
+            if unreleased > _RELEASE_BYTES:
+                self._release(unreleased)
+                unreleased = 0
+            budget -= size + _PER_MESSAGE_CHARGE
+            if budget <= 0:
+                budget = self._look_after_file()
+
+    def _look_after_file(self) -> int:
+        """Serve requests, flush, split, watch the disk; returns bytes until the next look."""
+        if self._requests:
+            self._serve_requests()
+        now = time.monotonic()
+        policy = self._policy
+        files = self._files
+        if policy.min_free_bytes or self.disk_paused:
+            # Once a second, and after each quarter of the reserve written: a fast stream must
+            # not run through the whole reserve between two looks.
+            size = files.size()
+            if (
+                now >= self._next_disk_check
+                or abs(size - self._size_at_disk_check) > policy.min_free_bytes // 4
+            ):
+                self._next_disk_check = now + _DISK_CHECK_PERIOD_S
+                self._size_at_disk_check = size
+                self._check_free_space()
+        if files.writer is None or policy.snapshot is not None:
+            return _CHECK_BYTES
+        if policy.max_file_duration_s is not None:
+            first = files.writer.first_log_time  # a file's duration counts from its first message
+            if first is not None and time.time_ns() - first >= policy.max_file_duration_s * 1e9:
+                self._next_file()
+        if policy.flush_interval_s and now - self._last_flush >= policy.flush_interval_s:
+            self._last_flush = now
+            if files.open_chunk_bytes():
+                self._guarded(files.writer.flush)
+                if self._syncer is not None:
+                    self._syncer.request()
+        if policy.max_file_bytes is None or files.writer is None:
+            return _CHECK_BYTES
+        slack = policy.max_file_bytes // 50
+        left = policy.max_file_bytes - files.size()
+        if left <= slack and files.open_chunk_bytes():
+            # The estimate rests on the compression seen so far (none, early in a file):
+            # write the chunk out and measure.
+            self._guarded(files.writer.flush)
+            left = policy.max_file_bytes - files.size()
+        if left <= slack and files.writer is not None:
+            self._next_file()
+            left = policy.max_file_bytes
+        return min(max(left, 1), _CHECK_BYTES)
+
+    def _serve_requests(self) -> None:
+        while self._requests:
+            request = self._requests.popleft()
+            try:
+                if request.kind == "split":
+                    request.result = self._next_file()
+                else:
+                    request.result = self._write_snapshot()
+            except BaseException as exc:  # handed to the asking thread
+                request.error = exc
+            request.done.set()
+
+    def _next_file(self) -> Path | None:
+        """Close the open file and start the next one; returns the closed file."""
+        if self._files.writer is None:
+            raise RecordError("no file is open (the disk is full); nothing to split")
+        closed = self._guarded(self._files.close_current)
+        self._guarded(self._files.open_next)
+        self._last_flush = time.monotonic()
+        return closed
+
+    def _write_snapshot(self) -> Path:
+        ring = self._policy.snapshot
+        released = 0
+        while self._queue:  # what arrived before the request belongs in this snapshot
+            stats, message = self._queue.popleft()
+            self._files.learn_type(message.type_name)
+            ring.add(stats, message)
+            released += len(message.data)
+        self._release(released)
+        items = ring.take()
+        if not items:
+            raise RecordError("the snapshot buffer is empty: nothing to write yet")
+        files = self._files
+        writer = files.open_next()
+        write = writer.write
+        try:
+            for stats, message in items:
+                data = message.data
+                channel_id = files.channel_for(message.topic, message.type_name)
+                write(channel_id, message.sequence, message.receive_time_ns, message.publish_time_ns, data)
+                stats.written += 1
+                stats.bytes_written += len(data)
+            return files.close_current()
+        except OSError:
+            if files.writer is not None:
+                files.writer.discard_open_chunk()
+                with contextlib.suppress(OSError):
+                    files.close_current(with_stats=False)
+            raise
+
+    # a full disk -----------------------------------------------------------------------
+    def _guarded(self, action: Callable[[], object]) -> object:
+        try:
+            return action()
+        except OSError as exc:
+            self._on_write_error(exc, None)
+            return None
+
+    def _on_write_error(self, exc: OSError, stats: TopicStats | None) -> None:
+        """ENOSPC: give up the open chunk, close the file in the space that frees, then stop or
+        pause. Any other OS error stops the recording as it is."""
+        if stats is not None:
+            stats.disk_dropped += 1
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or self._files.writer is None:
+            raise exc
+        writer = self._files.writer
+        for channel_id, count in writer.discard_open_chunk().items():
+            lost = self._stats.topic(self._files.topic_of(channel_id))
+            lost.written -= count
+            lost.disk_dropped += count
+        self._disk_full(f"the disk is full ({exc.strerror})")
+
+    def _check_free_space(self) -> None:
+        policy = self._policy
+        directory = self._files.layout.path if self._files.layout.split else self._files.layout.path.parent
+        try:
+            free = shutil.disk_usage(directory or ".").free
+        except OSError:
+            return
+        if self.disk_paused:
+            if free >= policy.resume_free_bytes:
+                self.disk_paused = False
+                self._files.open_next()
+                self._last_flush = time.monotonic()
+        elif free < policy.min_free_bytes and self._files.writer is not None:
+            self._disk_full(f"free space fell below --min-free-space ({free:,} bytes left)")
+
+    def _disk_full(self, reason: str) -> None:
+        files = self._files
+        path = files.path
+        try:
+            files.close_current()
+            closed = f"closed {path} cleanly"
+        except OSError:
+            closed = f"{path} is left without its index; `simrec recover {path}` makes it whole"
+            self.notice = closed
+        files.generation += 1  # the write loop sees that no file is open
+        if self._policy.pause_on_disk_full:
+            self.disk_paused = True
+            self._next_disk_check = time.monotonic() + _DISK_CHECK_PERIOD_S
+            self.notice = f"{reason}: {closed}; paused until there is room again"
+            return
+        raise DiskFullError(f"{reason}: {closed}")
+
+
+class _Syncer:
+    """``fdatasync`` after each periodic flush, on its own thread so the writer never waits:
+    what a flush put in the page cache survives a power cut, not only a killed process."""
+
+    def __init__(self, files: LogFiles) -> None:
+        self._files = files
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="mcap fdatasync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            with self._files.sync_lock:
+                writer = self._files.writer
+                if writer is None or writer.closed:
+                    continue
+                # A pipe, or a file system without sync: the flush itself still happened.
+                with contextlib.suppress(OSError, ValueError):
+                    os.fdatasync(writer.fileno())

@@ -1,0 +1,12 @@
+"""Crash recovery and file checking: ``simrec recover`` and ``simrec doctor``.
+
+``recover`` rebuilds a valid, indexed MCAP file from one a killed recorder left behind (or one
+with a corrupt chunk); ``check`` reports what is wrong with a file, byte offsets included.
+"""
+
+from .doctor import DoctorReport, check
+from .errors import RepairError
+from .recover import RecoveryReport, recover
+from .walk import Break
+
+__all__ = ["Break", "DoctorReport", "RecoveryReport", "RepairError", "check", "recover"]

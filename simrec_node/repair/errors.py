@@ -1,0 +1,7 @@
+"""The repair package's own error: a user mistake, printed by the CLI as one line."""
+
+from __future__ import annotations
+
+
+class RepairError(Exception):
+    """Bad input for ``recover`` / ``doctor``: missing, empty or non-MCAP file, bad output path."""
