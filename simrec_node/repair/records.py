@@ -9,13 +9,9 @@ look for the next plausible Chunk record and carry on.
 
 from __future__ import annotations
 
-import os
 import struct
-import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import lz4.frame
 import zstandard
@@ -160,50 +156,9 @@ def decompress(
         raise Damage(
             head.offset, f"decompressed to {len(out)} bytes where the chunk says {head.uncompressed_size}"
         )
-    if head.crc and crc32(out) != head.crc:
+    if head.crc and zlib.crc32(out) != head.crc:
         raise Damage(head.offset, "CRC mismatch")
     return out
-
-
-_SPLIT_CRC_MIN = 1 << 20  # below this, one zlib.crc32 call is cheaper than handing half away
-_crc_pool: ThreadPoolExecutor | None = None
-_crc_pool_lock = threading.Lock()
-
-
-@cache
-def _zeros_operator(log2_size: int) -> tuple[int, ...]:
-    """What ``2**log2_size`` zero bytes do to a CRC-32 register, as the image of each of its 32
-    bits: crc32(data, init) = M(init) ^ crc32(data, 0), M depending only on len(data)."""
-    zeros = bytes(1 << log2_size)
-    base = zlib.crc32(zeros)
-    return tuple(zlib.crc32(zeros, 1 << bit) ^ base for bit in range(32))
-
-
-def crc32(data: bytes | memoryview) -> int:
-    """``zlib.crc32(data)``, big buffers on two cores: zlib releases the GIL, so the tail (a power
-    of two bytes long, whose operator is cached) is summed on a helper thread meanwhile, then the
-    two CRCs are combined. Checking chunk CRCs is most of what ``recover`` spends."""
-    size = len(data)
-    if size < _SPLIT_CRC_MIN or (os.cpu_count() or 1) < 2:
-        return zlib.crc32(data)
-    global _crc_pool
-    with _crc_pool_lock:
-        if _crc_pool is None:
-            _crc_pool = ThreadPoolExecutor(1, thread_name_prefix="simrec-crc")
-    log2_tail = (size // 2).bit_length() - 1  # the tail is 1/4 to 1/2 of the buffer
-    split = size - (1 << log2_tail)
-    with memoryview(data) as view, view[:split] as head, view[split:] as tail:
-        tail_crc = _crc_pool.submit(zlib.crc32, tail)
-        head_crc = zlib.crc32(head)
-        combined = tail_crc.result()
-    operator = _zeros_operator(log2_tail)
-    bit = 0
-    while head_crc:
-        if head_crc & 1:
-            combined ^= operator[bit]
-        head_crc >>= 1
-        bit += 1
-    return combined
 
 
 def split_records(buf: bytes | memoryview, base: int = 0) -> list[tuple[int, int, int]]:
