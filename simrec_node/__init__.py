@@ -6,14 +6,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Sequence
 
     from simrec_node.convert import LogReader
 
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike[str]) -> LogReader:
-    """Open a recorded MCAP log: ``.topics``, ``.iter(...)``, ``.to_numpy(topic)``.
+def open(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> LogReader:
+    """Open a recorded MCAP log (a file, a split recording's directory, or a list of its files)
+    as one log: ``.topics``, ``.iter(...)``, ``.to_numpy(topic)``.
 
     Imported lazily so that ``import simrec_node`` stays cheap.
     """

@@ -228,7 +228,7 @@ def test_library_error_is_repair_error(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ SIGKILL of a real recorder
 
 FLUSH_S = 0.2
-MARGIN_S = 0.4  # delivery and scheduling slack on a busy 2-core machine
+MARGIN_S = 1.0  # scheduling slack on a loaded 2-core machine; without the flush, all would be lost
 
 
 class Witness:
@@ -267,7 +267,7 @@ def test_sigkilled_recorder_loses_at_most_one_flush_interval(domain: str, tmp_pa
                 domain,
             )
             wait_for_line(recorder.stderr, "recording")
-            time.sleep(rng.uniform(1.0, 2.5))
+            time.sleep(rng.uniform(2.0, 3.0))
             killed_at = time.time()
             recorder.send_signal(signal.SIGKILL)
             recorder.wait(timeout=10)
