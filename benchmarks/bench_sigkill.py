@@ -1,15 +1,11 @@
-"""Data lost when ``simrec record`` is SIGKILLed, and how fast ``simrec recover`` is.
+"""Data lost when ``simrec record`` is SIGKILLed (``bench_recover.py`` times ``recover`` itself).
 
-Run ``python benchmarks/bench_sigkill.py``. Two measurements:
-
-- Loss: a publisher process sends numbered messages at a fixed rate; a ``simrec record`` process
-  (default ``--flush-interval``, 1 s) records them and is SIGKILLed at a random moment, then
-  ``simrec recover`` rebuilds its file. Per kill: the messages a second subscriber (a witness in
-  this process) saw before the kill that are not in the recovered file, and the seconds between
-  the last recovered message's arrival (its log time) and the kill. Target: at most one flush
-  interval lost.
-- Throughput: ``recover`` of a big truncated file against reading the same file front to back
-  (``cat file > /dev/null``), alternated and repeated, medians and their ratio.
+Run ``python benchmarks/bench_sigkill.py``. A publisher process sends numbered messages at a
+fixed rate; a ``simrec record`` process (default ``--flush-interval``, 1 s) records them and is
+SIGKILLed at a random moment, then ``simrec recover`` rebuilds its file. Per kill: the messages a
+second subscriber (a witness in this process) saw before the kill that are not in the recovered
+file, and the seconds between the last recovered message's arrival (its log time) and the kill.
+Target: at most one flush interval lost.
 """
 
 from __future__ import annotations
@@ -33,11 +29,9 @@ sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 from mcap.reader import make_reader  # noqa: E402
 
 from simrec_node.graph import Node  # noqa: E402
-from simrec_node.record import McapWriter  # noqa: E402
 from simrec_node.repair import recover  # noqa: E402
 
 TOPIC = "/bench/kill"
-T0 = 1_700_000_000_000_000_000
 
 
 def _env(domain: str) -> dict[str, str]:
@@ -122,72 +116,22 @@ def measure_loss(kills: int, rate: float, flush: float | None, workdir: Path) ->
     return results
 
 
-def write_big_file(path: Path, size_mb: int) -> None:
-    """Camera-like frames (incompressible 40 KiB) and small state messages, zstd, truncated at the end."""
-    rng = random.Random(1)
-    frames = [rng.randbytes(40_000) for _ in range(64)]
-    states = [rng.randbytes(64) * 4 for _ in range(64)]
-    with McapWriter(path, compression="zstd") as w:
-        schema = w.add_schema("bench.Blob", "protobuf", b"")
-        cam, state = w.add_channel("/camera", "protobuf", schema), w.add_channel("/state", "protobuf", schema)
-        i = 0
-        while w.bytes_written < size_mb * 1_000_000:
-            t = T0 + i * 1_000_000
-            w.write(cam if i % 4 == 0 else state, i, t, t, frames[i % 64] if i % 4 == 0 else states[i % 64])
-            i += 1
-    with open(path, "r+b") as f:
-        f.truncate(path.stat().st_size - 1_000_000)  # lose the tail, as a kill would
-
-
-def read_all(path: Path) -> None:
-    with open(path, "rb") as f:
-        while f.read(8 << 20):
-            pass
-
-
-def measure_throughput(size_mb: int, reps: int, workdir: Path) -> tuple[float, float, int]:
-    big = workdir / "big.mcap"
-    write_big_file(big, size_mb)
-    size = big.stat().st_size
-    fixed = workdir / "big_fixed.mcap"
-    t_read, t_recover = [], []
-    for _ in range(reps):
-        start = time.perf_counter()
-        read_all(big)
-        t_read.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        recover(big, fixed, overwrite=True)
-        t_recover.append(time.perf_counter() - start)
-    big.unlink()
-    fixed.unlink()
-    return statistics.median(t_read), statistics.median(t_recover), size
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200.0, help="publisher messages/s")
     parser.add_argument("--flush-interval", type=float, default=None, help="default: the recorder's (1 s)")
-    parser.add_argument("--size-mb", type=int, default=600)
-    parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_sigkill_") as tmp:
         workdir = Path(tmp)
-        if args.kills:
-            results = measure_loss(args.kills, args.rate, args.flush_interval, workdir)
-            lost = [n for n, _ in results]
-            secs = [s for _, s in results]
-            print(
-                f"loss over {len(results)} kills at {args.rate:.0f} msg/s: messages max {max(lost)}, "
-                f"median {statistics.median(lost)}; seconds before the kill max {max(secs):.2f}, "
-                f"median {statistics.median(secs):.2f} (target: <= one flush interval)"
-            )
-        if args.size_mb:
-            t_read, t_recover, size = measure_throughput(args.size_mb, args.reps, workdir)
-            print(
-                f"recover {size / 1e6:.0f} MB: {size / 1e6 / t_recover:.0f} MB/s; plain read "
-                f"{size / 1e6 / t_read:.0f} MB/s; ratio {t_read / t_recover:.2f} (medians of {args.reps})"
-            )
+        results = measure_loss(args.kills, args.rate, args.flush_interval, workdir)
+        lost = [n for n, _ in results]
+        secs = [s for _, s in results]
+        print(
+            f"loss over {len(results)} kills at {args.rate:.0f} msg/s: messages max {max(lost)}, "
+            f"median {statistics.median(lost)}; seconds before the kill max {max(secs):.2f}, "
+            f"median {statistics.median(secs):.2f} (target: <= one flush interval)"
+        )
 
 
 if __name__ == "__main__":

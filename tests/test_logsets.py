@@ -40,6 +40,7 @@ from simrec_node.record import McapWriter
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
 from .mcap_interop import INTEROP_DIR, ensure_node_peers
+from .test_play import Received
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -221,29 +222,6 @@ def test_bad_inputs_are_one_line(logs: tuple[Path, Path], tmp_path: Path, capsys
 
 
 # ---------------------------------------------------------------------------- play
-
-
-class Received:
-    def __init__(self, node: Node, topics: list[str]) -> None:
-        self.messages: list = []
-        self.lock = threading.Lock()
-        for topic in topics:
-            node.create_subscription(None, topic, self._on)
-
-    def _on(self, msg) -> None:
-        with self.lock:
-            self.messages.append(msg)
-
-    def wait_for(self, count: int, timeout_s: float = 30.0) -> list:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.messages) >= count:
-                    break
-            time.sleep(0.02)
-        time.sleep(0.3)  # anything beyond the count (a duplicate) would arrive now
-        with self.lock:
-            return list(self.messages)
 
 
 def test_play_publishes_every_message_of_every_file_once_in_order(

@@ -64,13 +64,15 @@ class Received:
         with self.lock:
             self.messages.append(msg)
 
-    def wait_for(self, count: int, timeout_s: float = 20.0) -> list:
+    def wait_for(self, count: int, timeout_s: float = 30.0) -> list:
+        """What arrived once ``count`` have; a little longer, so a duplicate would show too."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self.lock:
                 if len(self.messages) >= count:
-                    return list(self.messages)
+                    break
             time.sleep(0.02)
+        time.sleep(0.3)
         with self.lock:
             return list(self.messages)
 
