@@ -181,7 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--seek-mb", type=int, default=300)
+    parser.add_argument(
+        "--seek-mb", type=int, default=1100, help="size of the seek log (the issue asks >= 1 GB)"
+    )
     parser.add_argument("--seeks", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,6 +27,7 @@ from simrec_node.info import LogSpec, LogSummary, open_log_set
 from .decoders import Decoder, decoder_for
 from .errors import ConvertError
 from .prefetch import records
+from .seek import SeekPlan, plan_seek
 
 __all__ = ["LogReader", "RawRecord", "TopicInfo", "open_log"]
 
@@ -242,7 +243,8 @@ class LogReader:
         for (path, summary), size in zip(self._parts, sizes, strict=True):
             if not (summary.indexed and _outside(summary, lo, hi)):  # a scan's times may be short
                 report = None if progress is None else lambda pos, _size, at=done: progress(at + pos, total)
-                yield from self._file_stream(path, wanted, lo, hi, report)
+                late = summary.indexed and summary.start_ns is not None and lo > summary.start_ns
+                yield from self._file_stream(path, wanted, lo, hi, report, late)
             done += size
         if progress is not None:
             progress(total, total)
@@ -254,7 +256,10 @@ class LogReader:
         lo: int,
         hi: int,
         progress: Callable[[int, int], None] | None,
+        late: bool = False,
     ) -> Iterator[tuple[_Channel, int, int, int, Any]]:
+        """The file's messages in ``[lo, hi]``; ``late``: ``lo`` is past the file's first message,
+        so try jumping to it through the chunk index (see `seek`)."""
         schemas: dict[int, tuple[str, str, bytes]] = {}
         channels: dict[int, _Channel | None] = {}  # None: a channel not selected
         label = f"{path.name}: " if self._label else ""
@@ -268,11 +273,20 @@ class LogReader:
             )
 
         size = os.path.getsize(path)
-        for kind, value, pos in records(path, lo, hi):
+        plan = _plan(path, size, lo, wanted) if late else None
+        if plan is not None:
+            for schema in plan.schemas:
+                schemas[schema.id] = (schema.name, schema.encoding, schema.data)
+            for channel in plan.channels:
+                add_channel(channel.id, channel.schema_id, channel.topic, channel.message_encoding)
+        for kind, value, pos in records(path, lo, hi, None if plan is None else plan.offset):
             if kind == "chunk":
                 if progress is not None:
                     progress(pos, size)
-                yield from self._chunk_messages(memoryview(value), schemas, channels, add_channel, lo, hi)
+                skip = plan.skip if plan is not None and pos == plan.chunk_end else 0
+                yield from self._chunk_messages(
+                    memoryview(value), schemas, channels, add_channel, lo, hi, skip
+                )
             elif kind == "problem":
                 self.problems.append(label + value)
             elif isinstance(value, Message):
@@ -292,8 +306,10 @@ class LogReader:
         add_channel: Callable[[int, int, str, str], None],
         lo: int,
         hi: int,
+        pos: int = 0,
     ) -> Iterator[tuple[_Channel, int, int, int, Any]]:
-        pos, end = 0, len(buf)
+        """The chunk's messages in ``[lo, hi]`` from record position ``pos`` on."""
+        end = len(buf)
         unpack_prefix, unpack_message = _PREFIX.unpack_from, _MESSAGE.unpack_from
         while pos + 9 <= end:
             opcode, length = unpack_prefix(buf, pos)
@@ -318,6 +334,15 @@ class LogReader:
                 topic, at = _string(buf, start + 4)
                 encoding, _ = _string(buf, at)
                 add_channel(cid, sid, topic, encoding)
+
+
+def _plan(path: Path, size: int, lo: int, topics: set[str]) -> SeekPlan | None:
+    """Where to start reading ``path`` for ``lo``; None (stream it all) when the summary is unusable."""
+    try:
+        with open(path, "rb") as f:
+            return plan_seek(f, size, lo, topics)
+    except Exception:  # a damaged summary only costs the shortcut
+        return None
 
 
 def _outside(summary: LogSummary, lo: int, hi: int) -> bool:
