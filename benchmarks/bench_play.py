@@ -39,7 +39,12 @@ T0 = 1_700_000_000_000_000_000
 
 
 def env(domain: str) -> dict:
-    return {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "SIMREC_DOMAIN": domain,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def write_khz_log(path: Path, seconds: float) -> int:

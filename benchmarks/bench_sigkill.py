@@ -35,7 +35,12 @@ TOPIC = "/bench/kill"
 
 
 def _env(domain: str) -> dict[str, str]:
-    return {**os.environ, "SIMREC_DOMAIN": domain, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+    return {
+        **os.environ,
+        "SIMREC_DOMAIN": domain,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
 
 
 def _wait_for(stream, needle: str, timeout_s: float = 30.0) -> None:

@@ -121,7 +121,10 @@ def disk_mbs(directory: Path, mib: int) -> float:
 
 
 def run_case(spec: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent)])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.run(
         [sys.executable, str(HERE / "compare_case.py"), json.dumps(spec)],
         capture_output=True,

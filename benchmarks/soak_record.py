@@ -107,7 +107,11 @@ class _Tally:
 
 
 def soak(duration_s: float, workdir: Path, keep: bool = False) -> dict:
-    env = {**os.environ, "SIMREC_DOMAIN": "soak" + uuid.uuid4().hex[:8], "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "SIMREC_DOMAIN": "soak" + uuid.uuid4().hex[:8],
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     output = workdir / "soak"
     recorder = subprocess.Popen(
         [sys.executable, "-m", "simrec_node.cli.main", "record", "-a", "-o", str(output), "-b", "1G", "-q"],
