@@ -69,11 +69,14 @@ def publish(duration_s: float) -> None:
         print(f"published {tick} ticks", flush=True)
 
 
-def rss_bytes(pid: int) -> int:
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and its parts (anonymous, file-backed, shared memory such as Zenoh's pool), bytes."""
+    fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
 
 
 class _Tally:
@@ -125,9 +128,12 @@ def soak(duration_s: float, workdir: Path, keep: bool = False) -> dict:
     assert publisher.stdout.readline().strip() == "ready", "publisher did not start"
     started = time.monotonic()
     samples: list[tuple[float, int]] = []
+    parts: list[tuple[float, dict[str, int]]] = []
     tally = _Tally()
     while publisher.poll() is None:
-        samples.append((time.monotonic() - started, rss_bytes(recorder.pid)))
+        now = memory(recorder.pid)
+        samples.append((time.monotonic() - started, now["VmRSS"]))
+        parts.append((time.monotonic() - started, now))
         finished = sorted(output.glob("soak_*.mcap"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))[:-1]
         tally.take(finished, delete=not keep)  # an hour of cameras would fill the disk otherwise
         time.sleep(5.0)
@@ -145,6 +151,10 @@ def soak(duration_s: float, workdir: Path, keep: bool = False) -> dict:
         "rss_at_1min_mib": round(at_minute / 2**20, 1),
         "rss_peak_after_1min_mib": round(max(after_minute) / 2**20, 1),
         "rss_growth_after_1min": round(max(after_minute) / at_minute - 1, 4),
+        "rss_parts_mib": [
+            (round(t), {k: round(v / 2**20, 1) for k, v in part.items()})
+            for t, part in parts[:: max(1, len(parts) // 30)]
+        ],
         "rss_samples_mib": [
             (round(t), round(rss / 2**20, 1)) for t, rss in samples[:: max(1, len(samples) // 60)]
         ],

@@ -38,7 +38,8 @@ def report_recording(recorder: Recorder, output: object) -> int:
     where = f"{output}/ ({_plural(len(files), 'file')})" if recorder.options.split else str(output)
     print(
         f"wrote {where}: {stats.written:,} messages on {_plural(len(stats.topics), 'topic')}, "
-        f"{human_bytes(stats.bytes_written)}, {stats.dropped:,} dropped",
+        f"{human_bytes(stats.bytes_written)}, {stats.dropped:,} dropped; the queue peaked at "
+        f"{human_bytes(recorder.peak_queued_bytes)} of {human_bytes(recorder.options.max_queue_bytes)}",
         file=sys.stderr,
     )
     for topic, topic_stats in sorted(stats.topics.items()):

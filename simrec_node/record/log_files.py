@@ -50,7 +50,7 @@ class LogFiles:
         self.path: Path | None = None
         self.paths: list[Path] = []
         self.generation = 0  # bumped per file opened, so the write loop knows to drop its caches
-        self.sync_lock = threading.Lock()  # held while a writer is synced or closed
+        self.sync_lock = threading.Lock()  # held while a writer is closed, or its descriptor taken
 
     def open_next(self) -> McapWriter:
         """Open the next file (the only one, for a plain recording) and write its metadata."""

@@ -85,6 +85,7 @@ class Recorder:
         self.finished = threading.Event()  # set when --max-messages is reached
         self._queue: deque[tuple[TopicStats, RawMessage]] = deque()
         self._queued_bytes = 0
+        self.peak_queued_bytes = 0  # the most the queue held: how close the disk came to falling behind
         self._accepted = 0
         self._queue_lock = threading.Lock()
         self._space = threading.Condition(self._queue_lock)  # signalled as the writer frees bytes
@@ -179,6 +180,7 @@ class Recorder:
             "written": stats.written,
             "dropped": stats.dropped,
             "queued_bytes": self._queued_bytes,
+            "peak_queued_bytes": self.peak_queued_bytes,
             "max_queue_bytes": self.options.max_queue_bytes,
         }
 
@@ -310,6 +312,8 @@ class Recorder:
                 return
             self._accepted += 1
             self._queued_bytes += size
+            if self._queued_bytes > self.peak_queued_bytes:
+                self.peak_queued_bytes = self._queued_bytes
             self._queue.append((stats, message))
             if limit is not None and self._accepted >= limit:
                 self.finished.set()

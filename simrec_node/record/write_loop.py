@@ -350,10 +350,16 @@ class _Syncer:
             self._wanted.clear()
             if self._stopping:
                 return
-            with self._files.sync_lock:
+            with self._files.sync_lock:  # only to take a descriptor of its own, quickly
                 writer = self._files.writer
                 if writer is None or writer.closed:
                     continue
-                # A pipe, or a file system without sync: the flush itself still happened.
-                with contextlib.suppress(OSError, ValueError):
-                    os.fdatasync(writer.fileno())
+                fd = os.dup(writer.fileno())
+            # Outside the lock: a sync on a busy disk takes seconds, and the writer thread must
+            # not wait for it to close a file at a split (its queue would fill meanwhile).
+            try:
+                os.fdatasync(fd)
+            except OSError:
+                pass  # a pipe, or a file system without sync: the flush itself still happened
+            finally:
+                os.close(fd)
