@@ -132,8 +132,11 @@ def soak(duration_s: float, workdir: Path, keep: bool = False) -> dict:
     tally = _Tally()
     while publisher.poll() is None:
         now = memory(recorder.pid)
-        samples.append((time.monotonic() - started, now["VmRSS"]))
-        parts.append((time.monotonic() - started, now))
+        elapsed = time.monotonic() - started
+        samples.append((elapsed, now["VmRSS"]))
+        parts.append((elapsed, now))
+        mib = " ".join(f"{k} {v / 2**20:.1f}" for k, v in now.items())
+        print(f"{elapsed:6.0f} s  {mib} MiB", file=sys.stderr, flush=True)  # progress, for long runs
         finished = sorted(output.glob("soak_*.mcap"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))[:-1]
         tally.take(finished, delete=not keep)  # an hour of cameras would fill the disk otherwise
         time.sleep(5.0)

@@ -117,6 +117,10 @@ def _lz4_compress(segments: list, total: int) -> bytes:
     )
 
 
+def _write_after_close(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
+    raise RuntimeError("McapWriter is closed")
+
+
 def _record(opcode: int, content: bytes) -> bytes:
     return _RECORD_PREFIX.pack(opcode, len(content)) + content
 
@@ -459,9 +463,14 @@ class McapWriter:
                 raise
         finally:
             self._closed = True
-            self._index.clear()  # write() on a closed writer now takes the error path
+            self._index.clear()
             self._buf.clear()
             self._pieces.clear()
+            # The write closure refers back to this writer (a cycle only the cyclic GC would
+            # free, late): drop it and the compressor now, so a split recording's finished
+            # writers, each holding megabytes of zstd context, do not pile up.
+            self.write = _write_after_close
+            self._compress = None
             if self._owns_fh:
                 self._fh.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from simrec_node.graph import GapCounter
 
@@ -28,12 +28,13 @@ class TopicStats:
         return self.gap_dropped + self.queue_dropped + self.disk_dropped
 
     def counters(self) -> dict[str, int]:
-        values = asdict(self)
-        values.pop("gaps")
-        return values
+        return {name: getattr(self, name) for name in _COUNTER_NAMES}
 
     def as_json(self) -> str:
         return counters_json(self.counters())
+
+
+_COUNTER_NAMES = tuple(f.name for f in fields(TopicStats) if f.name != "gaps")
 
 
 def counters_json(counters: dict[str, int]) -> str:
