@@ -85,7 +85,7 @@ class ControlServer:
         command = query.payload.to_string() if query.payload is not None else "status"
         try:
             reply = apply_command(self._recorder, command)
-        except RecordError as exc:
+        except (RecordError, OSError) as exc:  # OSError: a snapshot the disk refused
             reply = {"node": self._name, "error": str(exc)}
         query.reply(query.key_expr, json.dumps(reply))
 
