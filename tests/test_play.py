@@ -13,6 +13,7 @@ from google.protobuf import descriptor_pb2
 
 from simrec_node.graph import Node
 from simrec_node.msgs import Clock, Scalars, descriptor_set_of
+from simrec_node.play import PlaybackClock
 from simrec_node.record import McapWriter
 
 from .conftest import simrec_command, start_process
@@ -191,3 +192,17 @@ def test_player_verb_without_players_says_so(domain: str) -> None:
     )
     assert out.returncode == 1
     assert out.stderr.strip() == f"simrec: error: no player answered in domain {domain}"
+
+
+def test_clock_stands_still_until_the_player_begins() -> None:
+    """/clock published while the player waits for subscribers must not run ahead, then jump back."""
+    clock = PlaybackClock(1_000)
+    time.sleep(0.02)
+    assert clock.now() == 1_000
+    clock.begin(1_000)
+    time.sleep(0.02)
+    assert clock.now() > 1_000 + 10_000_000
+    early = PlaybackClock(5_000)
+    early.seek(9_000)  # a viewer seeks before the player thread gets going: the clock runs from there
+    early.begin(5_000)
+    assert early.now() >= 9_000

@@ -36,6 +36,9 @@ class PlaybackClock:
         self._ended = False
         self._stopped = False
         self._version = 0  # bumped by every change, so waiters re-plan
+        # Time stands still until the player begins (or a control moves the clock): /clock
+        # published while the player waits for subscribers must not run ahead and jump back.
+        self._waiting = True
         self._pending_seek: int | None = None
         self._pending_steps = 0
 
@@ -106,6 +109,7 @@ class PlaybackClock:
         with self._cond:
             if self._version == 0:
                 self._anchor_log, self._anchor_mono = time_ns, time.monotonic_ns()
+            self._waiting = False
 
     def start_at(self, time_ns: int) -> None:
         """Anchor ``time_ns`` to now: playback (re)starts here without a pending seek."""
@@ -153,11 +157,12 @@ class PlaybackClock:
             self._cond.wait_for(lambda: self._version != version or self._stopped, timeout_s)
 
     def _now(self) -> int:
-        if self._paused:
+        if self._paused or self._waiting:
             return self._anchor_log
         return self._anchor_log + int((time.monotonic_ns() - self._anchor_mono) * self._rate)
 
     def _changed(self) -> None:
+        self._waiting = False
         self._version += 1
         self._cond.notify_all()
 
