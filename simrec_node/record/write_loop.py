@@ -24,6 +24,7 @@ from simrec_node.graph import RawMessage
 
 from .errors import RecordError
 from .log_files import LogFiles
+from .memory import release_free_memory
 from .snapshot import SnapshotRing
 from .stats import RecordingStats, TopicStats
 
@@ -32,6 +33,8 @@ _RELEASE_BYTES = 4 * 1024 * 1024
 _CHECK_BYTES = 256 * 1024  # look after the file at least this often...
 _PER_MESSAGE_CHARGE = 1024  # ...and, for small messages, every ~200 of them
 _DISK_CHECK_PERIOD_S = 1.0
+_BACKLOG_BYTES = 32 * 1024 * 1024  # written without the queue running dry: there was a backlog
+_TRIM_PERIOD_S = 10.0
 _REQUEST_TIMEOUT_S = 60.0
 
 
@@ -83,6 +86,7 @@ class WriteLoop:
         self._last_flush = time.monotonic()
         self._next_disk_check = 0.0
         self._size_at_disk_check = 0
+        self._next_trim = 0.0
         self.disk_paused = False
         self.notice: str | None = None  # what the user must hear at the end (a file left unindexed)
         self.finished = threading.Event()
@@ -122,6 +126,7 @@ class WriteLoop:
         write = None
         channels: dict[str, tuple[str, int]] = {}  # topic -> (type name, channel id) of this file
         unreleased = 0  # bytes handed back to the queue's account in batches, not per message
+        busy = 0  # bytes written since the queue was last empty
         budget = 0
         while True:
             try:
@@ -129,6 +134,9 @@ class WriteLoop:
             except IndexError:
                 self._release(unreleased)
                 unreleased = 0
+                if busy > _BACKLOG_BYTES:
+                    self._after_backlog()
+                busy = 0
                 budget = self._look_after_file()
                 if not self._running.is_set() and not queue:
                     return
@@ -137,6 +145,7 @@ class WriteLoop:
             data = message.data
             size = len(data)
             unreleased += size
+            busy += size
             if ring is not None:
                 files.learn_type(message.type_name)  # now, while its publisher is surely there
                 ring.add(stats, message)
@@ -216,6 +225,13 @@ class WriteLoop:
             self._next_file()
             left = policy.max_file_bytes
         return min(max(left, 1), _CHECK_BYTES)
+
+    def _after_backlog(self) -> None:
+        """The queue just ran dry after a backlog: give its memory back (at most every 10 s)."""
+        now = time.monotonic()
+        if now >= self._next_trim:
+            self._next_trim = now + _TRIM_PERIOD_S
+            release_free_memory()
 
     def _serve_requests(self) -> None:
         while self._requests:
