@@ -22,7 +22,7 @@ class KeyReader:
     """
 
     def __init__(self, handle: Callable[[bytes], bytes], name: str = "simrec-keys") -> None:
-        self._handle = handle
+        self._on_keys = handle
         self._name = name
         self._stop = threading.Event()
         self._fd = sys.stdin.fileno()
@@ -66,4 +66,4 @@ class KeyReader:
             data = os.read(self._fd, 16)
             if not data:  # the terminal went away
                 return
-            pending = self._handle(pending + data)
+            pending = self._on_keys(pending + data)

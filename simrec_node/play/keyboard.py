@@ -10,18 +10,12 @@ from .clock import MAX_RATE, MIN_RATE, PlaybackClock
 HELP = "keys: space pause/resume, → next message, ↑/↓ rate ±10%"
 
 
-class KeyboardControl:
+class KeyboardControl(KeyReader):
+    """Turns key presses into playback clock controls."""
+
     def __init__(self, clock: PlaybackClock) -> None:
+        super().__init__(self._handle, name="simrec-play-keys")
         self._clock = clock
-        self._keys = KeyReader(self._handle, name="simrec-play-keys")
-
-    available = staticmethod(KeyReader.available)
-
-    def start(self) -> None:
-        self._keys.start()
-
-    def stop(self) -> None:
-        self._keys.stop()
 
     def _handle(self, keys: bytes) -> bytes:
         """Act on complete key sequences; return an incomplete escape sequence to keep."""

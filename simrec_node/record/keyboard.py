@@ -18,21 +18,13 @@ HELP = "keys: space pause/resume, s split now, n snapshot"
 _COMMANDS = {b" ": "toggle", b"s": "split", b"n": "snapshot"}
 
 
-class RecordKeys:
+class RecordKeys(KeyReader):
     """Turns key presses into recorder commands; ``say`` gets one line about each outcome."""
 
     def __init__(self, recorder: Recorder, say: Callable[[str], None]) -> None:
+        super().__init__(self._handle, name="simrec-record-keys")
         self._recorder = recorder
         self._say = say
-        self._keys = KeyReader(self._handle, name="simrec-record-keys")
-
-    available = staticmethod(KeyReader.available)
-
-    def start(self) -> None:
-        self._keys.start()
-
-    def stop(self) -> None:
-        self._keys.stop()
 
     def _handle(self, keys: bytes) -> bytes:
         for key in keys:
