@@ -20,32 +20,13 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 import torch
+from compare_case import calibrate, make_work  # this folder (scripts run from it)
 
 from simrec_node.integrations import Recorder
 
 N, DIM = 4096, 64
 STEPS = 200
 ROUNDS = 5
-
-
-def _make_work():
-    a = np.random.default_rng(0).standard_normal((N, DIM)).astype(np.float32)
-    w = np.random.default_rng(1).standard_normal((DIM, DIM)).astype(np.float32)
-
-    def work(state: np.ndarray) -> None:
-        """About 5 ms of numpy: the simulator's own step."""
-        for _ in range(reps):
-            np.tanh(state @ w, out=state)
-            state += a * 1e-3
-
-    reps = 1
-    state = a.copy()
-    t0 = time.perf_counter()
-    for _ in range(20):
-        work(state)
-    per = (time.perf_counter() - t0) / 20
-    reps = max(1, round(0.005 / per))
-    return work
 
 
 def _loop(work, rec: Recorder | None) -> float:
@@ -78,7 +59,7 @@ def _savez_loop(work, path: Path) -> float:
 
 
 def bench_loop(tmp: Path) -> None:
-    work = _make_work()
+    work = make_work(N, DIM, calibrate(N, DIM, 0.005))  # about 5 ms: the simulator's own step
     plain, recorded, savez = [], [], []
     for r in range(ROUNDS):
         plain.append(_loop(work, None))

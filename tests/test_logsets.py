@@ -8,13 +8,10 @@ the whole stream, so every result over the set is checked against the same data 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -39,8 +36,9 @@ from simrec_node.play import Item, LogSource, PlaybackClock, Player, PlayRange
 from simrec_node.record import McapWriter
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
-from .mcap_interop import INTEROP_DIR, ensure_node_peers
+from .mcap_interop import ensure_node_peers
 from .test_play import Received
+from .test_play_serve import play_control_session
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -365,25 +363,7 @@ def test_serve_plays_the_set_as_one_timeline(logs: tuple[Path, Path]) -> None:
     run, _ = logs
     ensure_node_peers()
     seek_ns = T0 + (CUTS[2] + 1) * STEP_NS + STEP_NS // 2  # just inside run_2
-    proc = start_process(
-        simrec_command(
-            "play", str(run), "--serve", "--port", "0", "--no-graph", "-q", "--disable-keyboard-controls"
-        ),
-        "t" + uuid.uuid4().hex[:12],
-    )
-    try:
-        url = re.search(r"ws://[\d.]+:\d+", wait_for_line(proc.stderr, "ws://")).group(0)
-        out = subprocess.run(
-            ["node", str(INTEROP_DIR / "play_control.mjs"), url, str(seek_ns)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert out.returncode == 0, out.stderr + out.stdout[-2000:]
-        session = json.loads(out.stdout)
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+    session = play_control_session(run, seek_ns, "--no-graph")
     info = session["serverInfo"]
     start = info["dataStartTime"]["sec"] * 10**9 + info["dataStartTime"]["nsec"]
     end = info["dataEndTime"]["sec"] * 10**9 + info["dataEndTime"]["nsec"]

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from google.protobuf import descriptor_pb2
@@ -19,29 +20,19 @@ from .test_play import COUNT, SPACING_NS, T0, payload, write_log
 SEEK_NS = T0 + 502_500_000  # between messages 100 (/a/scalars, 500 ms) and 101 (/b/blob, 505 ms)
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    ensure_node_peers()
-    log = write_log(tmp_path_factory.mktemp("serve") / "run.mcap")
+def play_control_session(log: Path, seek_ns: int, *play_args: str) -> dict:
+    """Run ``simrec play LOG --serve`` and drive it with the real Foxglove client
+    (tests/interop/play_control.mjs): what the client saw, as JSON."""
     proc = start_process(
         simrec_command(
-            "play",
-            str(log),
-            "--serve",
-            "--port",
-            "0",
-            "--disable-keyboard-controls",
-            "-q",
-            "--wait-for-subscribers",
-            "0",
+            "play", str(log), "--serve", "--port", "0", "--disable-keyboard-controls", "-q", *play_args
         ),
         "t" + uuid.uuid4().hex[:12],
     )
     try:
-        line = wait_for_line(proc.stderr, "ws://")
-        url = re.search(r"ws://[\d.]+:\d+", line).group(0)
+        url = re.search(r"ws://[\d.]+:\d+", wait_for_line(proc.stderr, "ws://")).group(0)
         out = subprocess.run(
-            ["node", str(INTEROP_DIR / "play_control.mjs"), url, str(SEEK_NS)],
+            ["node", str(INTEROP_DIR / "play_control.mjs"), url, str(seek_ns)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -51,6 +42,13 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    ensure_node_peers()
+    log = write_log(tmp_path_factory.mktemp("serve") / "run.mcap")
+    return play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0")
 
 
 def states(events: list[dict]) -> dict[str, dict]:
