@@ -1,8 +1,8 @@
 """Write an uncompressed ``.npz`` without the copies ``np.savez`` makes.
 
 ``np.savez`` sends every array through ``zipfile`` in 16 MiB ``tobytes()`` copies and computes
-the CRC in the same thread. Here each array's buffer goes to the file as it is, while its CRC
-(``zlib.crc32`` releases the GIL) runs on a second thread; the CRC is patched into the local
+the CRC in the same thread. Here each array's buffer goes to the file as it is while its CRC
+runs on a second thread (the write releases the GIL), and the CRC is patched into the local
 header afterwards. The layout is what ``np.savez`` writes (stored ZIP64 entries of ``.npy``
 files), so ``np.load`` reads it unchanged. Object arrays fall back to ``np.save`` (pickle).
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 import struct
 import time
-import zlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
+
+from ..checksum import crc32
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -51,7 +52,7 @@ def _npy_parts(array: np.ndarray) -> tuple[bytes, memoryview | bytes]:
 
 
 def _crc(header: bytes, data: memoryview | bytes) -> int:
-    return zlib.crc32(data, zlib.crc32(header))
+    return crc32(data, crc32(header))
 
 
 def write_npz(f: BinaryIO, arrays: Mapping[str, np.ndarray]) -> None:

@@ -18,7 +18,6 @@ import os
 import queue
 import struct
 import threading
-import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -26,6 +25,8 @@ import lz4.frame
 import zstandard
 from mcap.data_stream import ReadDataStream
 from mcap.records import Channel, Message, Schema
+
+from ..checksum import crc32
 
 _DEPTH = 4  # chunks in flight
 _END = object()
@@ -54,7 +55,7 @@ def _decompress(
         raise ValueError(f"unsupported chunk compression {compression!r}")
     if len(out) != size:
         raise ValueError(f"{len(out)} bytes where the chunk says {size}")
-    if crc and zlib.crc32(out) != crc:
+    if crc and crc32(out) != crc:
         raise ValueError("CRC mismatch")
     return out
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import zlib
 from array import array
 from collections.abc import Callable
 from types import TracebackType
@@ -29,6 +28,8 @@ from typing import BinaryIO, NoReturn
 
 import lz4.frame
 import zstandard
+
+from ..checksum import crc32
 
 __all__ = ["MAGIC", "McapWriter"]
 
@@ -556,7 +557,7 @@ class McapWriter:
         uncompressed_size = self._pieces_size[0] + len(buf)
         crc = 0
         for segment in segments:
-            crc = zlib.crc32(segment, crc)
+            crc = crc32(segment, crc)
         compression = self._compression
         payload: list[bytes | bytearray] = segments
         if self._compress is not None:
@@ -677,7 +678,7 @@ class McapWriter:
 
         summary_offset_start = summary_start + len(summary)
         footer_head = struct.pack("<BQQQ", _OP_FOOTER, 20, summary_start, summary_offset_start)
-        summary_crc = zlib.crc32(footer_head, zlib.crc32(offsets, zlib.crc32(summary)))
+        summary_crc = crc32(footer_head, crc32(offsets, crc32(summary)))
         self._write(summary)
         self._write(offsets)
         self._write(footer_head + _U32.pack(summary_crc))

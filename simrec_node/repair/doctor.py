@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..checksum import crc32
 from .records import (
     MAGIC,
     MESSAGE_HEAD,
@@ -186,7 +186,7 @@ class _Checker:
         if end != data_end:
             self.problem(f"DataEnd at byte {offset} is followed by {data_end - end} unexpected byte(s)")
         (crc,) = struct.unpack_from("<I", self.buf, offset + PREFIX.size)
-        if crc and zlib.crc32(self.buf[:offset]) != crc:
+        if crc and crc32(self.buf[:offset]) != crc:
             self.problem("data section CRC (in DataEnd) does not match the data section")
 
     # ------------------------------------------------------------ data section records
@@ -309,7 +309,7 @@ class _Checker:
         start = footer.summary_start
         stop = footer.summary_offset_start or footer.offset
         if footer.summary_crc:
-            crc = zlib.crc32(buf[start : footer.offset + PREFIX.size + 16])
+            crc = crc32(buf[start : footer.offset + PREFIX.size + 16])
             if crc != footer.summary_crc:
                 self.problem("summary CRC (in the footer) does not match the summary section")
         records = self._summary_records(start, stop, "summary section")

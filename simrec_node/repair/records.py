@@ -10,11 +10,12 @@ look for the next plausible Chunk record and carry on.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 
 import lz4.frame
 import zstandard
+
+from ..checksum import crc32
 
 MAGIC = b"\x89MCAP0\r\n"
 
@@ -156,7 +157,7 @@ def decompress(
         raise Damage(
             head.offset, f"decompressed to {len(out)} bytes where the chunk says {head.uncompressed_size}"
         )
-    if head.crc and zlib.crc32(out) != head.crc:
+    if head.crc and crc32(out) != head.crc:
         raise Damage(head.offset, "CRC mismatch")
     return out
 
