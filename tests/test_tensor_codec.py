@@ -220,6 +220,11 @@ def test_torch_tensors_encode_like_numpy() -> None:
     assert same(decode_tensor(bf16.SerializeToString()), array)  # numpy has no bfloat16
     batch = decode_state_batch(encode_state_batch({"q": torch.zeros(4, 2, dtype=torch.float64)}))
     assert batch.num_envs == 4 and batch.tensors["q"].dtype == np.float64
+    # Lazy views that .numpy() refuses: the values, not the unresolved storage, are encoded.
+    assert same(decode_tensor(encode_tensor(torch.from_numpy(array)._neg_view())), -array)
+    conj = torch.tensor([1 + 2j]).conj()
+    with pytest.raises(TypeError, match="complex"):
+        encode_tensor(conj)
 
 
 # --- any valid encoding ----------------------------------------------------------------------

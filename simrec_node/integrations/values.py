@@ -104,14 +104,17 @@ def _host_copy(topic: str, value: Any) -> tuple[Any, Callable[[], None] | None]:
 
 def _check_array(topic: str, value: Any) -> Any:
     """Reject what a simrec.Tensor cannot hold, naming the topic and the type."""
-    if _is_torch(value):
+    if isinstance(value, np.ndarray):
+        array = value
+    elif _is_torch(value):
         return value
-    try:
-        array = np.asarray(value)
-    except ValueError as exc:  # ragged nested lists
-        raise UnsupportedValueError(
-            f"cannot log {type(value).__name__} on {topic}: not a rectangular array ({exc})"
-        ) from None
+    else:
+        try:
+            array = np.asarray(value)
+        except ValueError as exc:  # ragged nested lists
+            raise UnsupportedValueError(
+                f"cannot log {type(value).__name__} on {topic}: not a rectangular array ({exc})"
+            ) from None
     if array.dtype.kind not in _TENSOR_KINDS:
         raise UnsupportedValueError(
             f"cannot log an array of dtype {array.dtype} on {topic}: simrec tensors hold bool, "
@@ -198,16 +201,12 @@ def encode_value(
         return Encoded(type_info_of(type(value)), value.SerializeToString())
     if image:
         return _image(topic, value, image_format, time.time_ns() if stamp_ns is None else stamp_ns)
-    if _is_scalar(value):
-        return Encoded(type_info_of(Scalars), _scalars({"value": value}, step, sim_time))
-    if isinstance(value, Mapping):
-        if value and all(_is_scalar(v) for v in value.values()):
-            bad = [k for k in value if not isinstance(k, str)]
-            if bad:
-                raise UnsupportedValueError(f"cannot log a dict with {type(bad[0]).__name__} keys on {topic}")
-            return Encoded(type_info_of(Scalars), _scalars(value, step, sim_time))
-        return _batch(topic, value, step, sim_time)
+    # Arrays and tensors first: a sim logs them every step, and each check costs.
+    if isinstance(value, np.ndarray):
+        return Encoded(type_info_of(Tensor), _encode_tensor(topic, _check_array(topic, value)))
     if _is_torch(value):
+        if value.device.type == "cpu":
+            return Encoded(type_info_of(Tensor), _encode_tensor(topic, value))
         host, wait = _host_copy(topic, value)
         if wait is None:
             return Encoded(type_info_of(Tensor), _encode_tensor(topic, host))
@@ -217,7 +216,16 @@ def encode_value(
             return encode_tensor(host)
 
         return Encoded(type_info_of(Tensor), finish=finish, host_bytes=host.nbytes)
-    if isinstance(value, np.ndarray | list | tuple) or hasattr(value, "__array__"):
+    if _is_scalar(value):
+        return Encoded(type_info_of(Scalars), _scalars({"value": value}, step, sim_time))
+    if isinstance(value, Mapping):
+        if value and all(_is_scalar(v) for v in value.values()):
+            bad = [k for k in value if not isinstance(k, str)]
+            if bad:
+                raise UnsupportedValueError(f"cannot log a dict with {type(bad[0]).__name__} keys on {topic}")
+            return Encoded(type_info_of(Scalars), _scalars(value, step, sim_time))
+        return _batch(topic, value, step, sim_time)
+    if isinstance(value, list | tuple) or hasattr(value, "__array__"):
         return Encoded(type_info_of(Tensor), _encode_tensor(topic, _check_array(topic, value)))
     raise UnsupportedValueError(
         f"cannot log {type(value).__name__} on {topic}: log a protobuf message, a numpy array or "

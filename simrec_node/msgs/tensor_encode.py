@@ -41,18 +41,32 @@ def _as_numpy(value: Any) -> tuple[np.ndarray, int | None]:
     if isinstance(value, np.ndarray):
         return value, None
     if hasattr(value, "detach") and hasattr(value, "cpu"):
-        t = value.detach().cpu()
-        forced = None
-        if str(getattr(t, "dtype", "")) == "torch.bfloat16":
-            t, forced = t.float(), BFLOAT16
-        for resolve in ("resolve_conj", "resolve_neg"):  # .numpy() refuses lazy conj/neg views
-            if hasattr(t, resolve):
-                t = getattr(t, resolve)()
-        return np.asarray(t.numpy()), forced
+        return _torch_as_numpy(value.detach())
     try:
         return np.asarray(value), None
     except (ValueError, TypeError) as exc:
         raise TypeError(f"cannot convert {type(value).__name__} to a tensor: {exc}") from exc
+
+
+def _torch_as_numpy(t: Any) -> tuple[np.ndarray, int | None]:
+    """A numpy view of a detached torch tensor.
+
+    The common case, a CPU tensor of a dtype numpy has, is two torch calls: every call counts
+    when a sim logs each step. ``.numpy()`` refuses the rest (device tensors, bfloat16, lazy
+    conj/neg views), which take the longer way.
+    """
+    try:
+        return t.numpy(), None
+    except (TypeError, RuntimeError):
+        pass
+    t = t.cpu()
+    forced = None
+    if str(getattr(t, "dtype", "")) == "torch.bfloat16":
+        t, forced = t.float(), BFLOAT16
+    for resolve in ("resolve_conj", "resolve_neg"):  # .numpy() refuses lazy conj/neg views
+        if hasattr(t, resolve):
+            t = getattr(t, resolve)()
+    return np.asarray(t.numpy()), forced
 
 
 def _dtype_code(dtype: np.dtype) -> int:
