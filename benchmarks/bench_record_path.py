@@ -29,7 +29,12 @@ _POOL_BYTES = 128 * 1024 * 1024
 
 
 def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
-    payload = encode_tensor(np.frombuffer(os.urandom(max(1, size - 10)), dtype=np.uint8))
+    # Distinct payloads, 128 MiB in all (more than any CPU cache), as a camera's frames would be:
+    # re-writing one cache-hot buffer would flatter the baseline.
+    pool = [
+        encode_tensor(np.frombuffer(os.urandom(max(1, size - 10)), dtype=np.uint8))
+        for _ in range(max(1, min(count, _POOL_BYTES // size, 4096)))
+    ]
     started = time.perf_counter()
     with McapWriter(path, compression=compression) as writer:
         channel = writer.add_channel(
@@ -38,7 +43,7 @@ def bare_writer(path: Path, count: int, size: int, compression: str) -> float:
         write = writer.write
         for i in range(count):
             now = time.time_ns()
-            write(channel, i, now, now, payload)
+            write(channel, i, now, now, pool[i % len(pool)])
     return time.perf_counter() - started
 
 
