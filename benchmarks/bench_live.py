@@ -28,7 +28,7 @@ import numpy as np
 from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.graph import Node, TypeInfo
-from simrec_node.live import LiveBridge, LiveOptions
+from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, LiveBridge, LiveOptions
 from simrec_node.msgs import Tensor, encode_tensor
 from simrec_node.record import Recorder, RecordOptions, TopicSelection
 
@@ -37,12 +37,15 @@ CLIENT = HERE.parent / "tests" / "interop" / "live_client.mjs"
 VARIANTS = ("plain", "idle", "client")
 
 
-def run_once(variant: str, path: Path, count: int, size: int, compression: str) -> tuple[float, int, int]:
+def run_once(
+    variant: str, path: Path, count: int, size: int, compression: str, budget: float | None
+) -> tuple[float, int, int]:
     """Seconds from the publisher's first message until the recorder has written the last,
     messages lost, and messages handed to the live view."""
     domain = "benchlive" + uuid.uuid4().hex[:8]
     os.environ["SIMREC_DOMAIN"] = domain
-    bridge = LiveBridge(LiveOptions(port=0, backlog=256)) if variant != "plain" else None
+    options = LiveOptions(port=0, backlog=256, max_bytes_per_s=budget)
+    bridge = LiveBridge(options) if variant != "plain" else None
     recorder = Recorder(
         RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression),
         tap=bridge.forward if bridge else None,
@@ -118,6 +121,12 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=200_000)
     parser.add_argument("--big-count", type=int, default=500)
     parser.add_argument("--dir", help="where to write the files (default: a temporary directory)")
+    parser.add_argument(
+        "--live-mbps",
+        type=float,
+        default=DEFAULT_MAX_BYTES_PER_S / 1e6,
+        help="the live view's budget for big messages, MB/s (0: none, every message to the client)",
+    )
     args = parser.parse_args()
 
     cases = [("1 MiB", 1 << 20, args.big_count), ("100 B", 100, args.small_count)]
@@ -130,7 +139,9 @@ def main() -> None:
                 order = VARIANTS if rep % 2 == 0 else VARIANTS[::-1]  # drift hits every variant
                 for variant in order:
                     path = Path(tmp) / f"{variant}{rep}.mcap"
-                    elapsed, n_lost, n_forwarded = run_once(variant, path, count, size, args.compression)
+                    elapsed, n_lost, n_forwarded = run_once(
+                        variant, path, count, size, args.compression, args.live_mbps * 1e6 or None
+                    )
                     path.unlink()
                     times[variant].append(elapsed)
                     lost[variant].append(n_lost)

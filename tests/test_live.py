@@ -139,6 +139,63 @@ def test_a_client_that_never_reads_does_not_stall_the_recorder(domain: str, tmp_
     assert "0 dropped" in err
 
 
+def test_big_messages_over_the_live_budget_skip_viewers_not_the_recording(
+    domain: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "budget.mcap"
+    recorder = start_process(
+        simrec_command(
+            "record", "-a", "--serve", "--port", "0", "--live-bandwidth", "1", "-o", str(output), "-q"
+        ),
+        domain,
+    )
+    url = live_url(recorder)
+    wait_for_line(recorder.stderr, "recording")
+    frame = "x" * 200_000  # 200 kB: above the 64 KiB line, so it counts against the budget
+    count = 100
+    with Node("frames") as node:
+        frames = node.create_publisher(Scalars, "/test/frames")
+        plot = node.create_publisher(Scalars, "/test/plot")
+        assert frames.wait_for_subscribers(20) and plot.wait_for_subscribers(20)
+        frames.publish(Scalars(step=0, values={frame: 0.0}))  # the bridge advertises on first sight
+        plot.publish(Scalars(step=0))
+        client = start_client(
+            url, "--topic", "/test/frames", "--topic", "/test/plot", "--no-decode", "--count", "1e9"
+        )
+        wait_for_line(client.stdout, '"subscribed"', timeout_s=30)
+        time.sleep(0.5)  # the server registers the subscriptions
+        for step in range(1, count):  # 20 MB in about 2 s: ten times the budget
+            frames.publish(Scalars(step=step, values={frame: float(step)}))
+            plot.publish(Scalars(step=step))
+            time.sleep(0.02)
+        time.sleep(1.0)
+        err = stop(recorder)
+        client.kill()
+        client.communicate()
+
+    assert [m.step for m in messages_in(output, "/test/frames")] == list(range(count))
+    assert [m.step for m in messages_in(output, "/test/plot")] == list(range(count))
+    line = next(line for line in err.splitlines() if line.startswith("live view: big messages"))
+    assert "1 MB/s budget" in line and "--live-bandwidth" in line and "/test/plot" not in line
+    thinned = int(re.search(r"/test/frames ([\d,]+)", line).group(1).replace(",", ""))
+    assert 50 <= thinned < count  # 1 MB/s lets ~5 frames a second through, plus a first burst
+
+
+def test_live_bandwidth_is_checked_before_anything_starts(domain: str, tmp_path: Path) -> None:
+    output = tmp_path / "never.mcap"
+    cases = [
+        (simrec_command("serve", "--live-bandwidth", "-1", "--port", "0"), "expected MB/s >= 0"),
+        (simrec_command("serve", "--live-bandwidth", "fast", "--port", "0"), "expected MB/s >= 0"),
+        (simrec_command("record", "-a", "--live-bandwidth", "5", "-o", str(output)), "add --serve"),
+    ]
+    for command, needle in cases:
+        process = start_process(command, domain)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 2, err
+        assert needle in err and "Traceback" not in err, err
+    assert not output.exists()
+
+
 def test_serve_bridges_the_demo_with_schemas_and_values(domain: str) -> None:
     server = start_process(simrec_command("serve", "--port", "0", "-q"), domain)
     url = live_url(server)

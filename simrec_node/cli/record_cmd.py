@@ -15,7 +15,7 @@ from simrec_node.record.keyboard import RecordKeys
 from .byte_sizes import parse_byte_size
 from .errors import UsageError
 from .recording_report import recording_status, report_recording
-from .serve_cmd import add_server_arguments, start_live
+from .serve_cmd import add_server_arguments, report_thinned, start_live
 from .signals import install_stop_handlers
 from .status import StatusLine
 
@@ -241,7 +241,10 @@ def run(args: argparse.Namespace) -> int:
         recorder.stop()
         if live:
             live.stop()
-    return report_recording(recorder, options.output)
+    code = report_recording(recorder, options.output)
+    if live:
+        report_thinned(live)  # what the viewers missed; the recording has every message
+    return code
 
 
 def _start_keys(recorder: Recorder, args: argparse.Namespace) -> RecordKeys | None:

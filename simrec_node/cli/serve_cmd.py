@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from simrec_node.graph.node_args import NodeArgs
-from simrec_node.live import LiveBridge, LiveOptions
+from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, LiveBridge, LiveOptions
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
@@ -47,6 +47,16 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
         )
     parser.add_argument("--host", help=f"address the live view binds (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=_port, help=f"live view port, 0 = any free (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--live-bandwidth",
+        type=_bandwidth,
+        metavar="MB/S",
+        help=(
+            "MB/s of big messages (64 KiB and more: frames, big tensors) sent to viewers; beyond it "
+            "they skip the viewers, never the recording. 0 = no limit "
+            f"(default {DEFAULT_MAX_BYTES_PER_S / 1e6:g})"
+        ),
+    )
 
 
 def _port(text: str) -> int:
@@ -59,19 +69,32 @@ def _port(text: str) -> int:
     return value
 
 
+def _bandwidth(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected MB/s >= 0 (0: no limit), got {text!r}")
+    return value
+
+
 def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> LiveBridge | None:
     """Bind the live view (``LiveError`` when it cannot) and say where to connect; None when
     ``record`` was not asked to ``--serve``."""
     if not getattr(args, "serve", True):
-        if args.host is not None or args.port is not None:
-            raise UsageError("--host/--port set where the live view is: add --serve to use them")
+        if args.host is not None or args.port is not None or args.live_bandwidth is not None:
+            raise UsageError("--host/--port/--live-bandwidth set up the live view: add --serve to use them")
         return None
     host = args.host if args.host is not None else DEFAULT_HOST
     port = args.port if args.port is not None else DEFAULT_PORT
     # `simrec serve --ros-args -r __node:=NAME` names the bridge's node (in `record`, it names the recorder)
     node_args = getattr(args, "node_args", None) if not hasattr(args, "serve") else None
     node_name = (node_args.name if node_args is not None else None) or "simrec_live"
-    options = LiveOptions(host=host, port=port, domain=args.domain, node_name=node_name)
+    bandwidth = DEFAULT_MAX_BYTES_PER_S if args.live_bandwidth is None else args.live_bandwidth * 1e6
+    options = LiveOptions(
+        host=host, port=port, domain=args.domain, node_name=node_name, max_bytes_per_s=bandwidth or None
+    )
     bridge = LiveBridge(options, accepts)
     bridge.start()
     print(
@@ -109,4 +132,18 @@ def run(args: argparse.Namespace) -> int:
         status.finish()
         bridge.stop()
     print(f"served {bridge.forwarded:,} messages", file=sys.stderr)
+    report_thinned(bridge)
     return 0
+
+
+def report_thinned(bridge: LiveBridge) -> None:
+    """Say which topics the viewers saw only part of, and how to see more."""
+    if not bridge.thinned:
+        return
+    limit = (bridge.options.max_bytes_per_s or 0) / 1e6
+    counts = ", ".join(f"{topic} {count:,}" for topic, count in sorted(bridge.thinned.items()))
+    print(
+        f"live view: big messages over its {limit:g} MB/s budget were not sent to viewers ({counts}); "
+        "--live-bandwidth raises the budget, 0 lifts it",
+        file=sys.stderr,
+    )

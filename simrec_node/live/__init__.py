@@ -1,12 +1,20 @@
 """Foxglove WebSocket views of the graph (foxglove-sdk, subprotocol ``foxglove.sdk.v1``).
 
 ``LiveBridge`` advertises graph topics as Foxglove channels and forwards payload bytes as
-they arrive, only while a client is subscribed; ``open_server`` starts a server with
-clear errors for a busy port or a bad host.
+they arrive, only while a client is subscribed (big messages within a byte budget);
+``open_server`` starts a server with clear errors for a busy port or a bad host.
 """
 
-from .bridge import LiveBridge, LiveOptions
+from .bridge import DEFAULT_MAX_BYTES_PER_S, LiveBridge, LiveOptions
 from .graph_view import GraphView
 from .server import LiveError, open_server, viewer_url
 
-__all__ = ["GraphView", "LiveBridge", "LiveError", "LiveOptions", "open_server", "viewer_url"]
+__all__ = [
+    "DEFAULT_MAX_BYTES_PER_S",
+    "GraphView",
+    "LiveBridge",
+    "LiveError",
+    "LiveOptions",
+    "open_server",
+    "viewer_url",
+]

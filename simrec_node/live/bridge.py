@@ -4,8 +4,10 @@ Messages reach the bridge through ``forward`` (a recorder's tap, or the bridge's
 best-effort subscriptions via ``follow``). ``forward`` runs on the caller's thread and does
 a dict lookup and ``has_sinks()``; bytes are handed to the server only while a client is
 subscribed, and the server keeps at most ``backlog`` messages per client (oldest dropped),
-so a slow or stuck viewer never holds anyone back. Schema lookups, which wait on the graph,
-and the connection graph refresh run on the bridge's own thread.
+so a slow or stuck viewer never holds anyone back. Messages of 64 KiB and more share a byte
+budget (``max_bytes_per_s``): beyond it they skip the viewers and are counted in ``thinned``.
+Schema lookups, which wait on the graph, and the connection graph refresh run on the
+bridge's own thread.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from foxglove.websocket import Capability, WebSocketServer
 
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
+from .budget import ByteBudget
 from .graph_view import GraphView
 from .server import open_server, viewer_url
 
@@ -30,6 +33,8 @@ _GRAPH_GATHER_S = 0.3  # how long each graph refresh listens for liveliness toke
 _RETRY_S = 5.0  # a type whose schema could not be fetched is asked for again after this
 _STOP_WAIT_S = 2.0
 _FOLLOW_QOS = QoS(reliability=Reliability.BEST_EFFORT, depth=256)
+# Two raw 640x480 rgb8 cameras at 30 Hz (55 MB/s) pass whole; a 400 MB/s burst of frames is thinned.
+DEFAULT_MAX_BYTES_PER_S = 64e6
 
 
 @dataclass
@@ -42,6 +47,8 @@ class LiveOptions:
     domain: str | None = None
     node_name: str = "simrec_live"
     graph_period_s: float = 1.0
+    # Bytes per second of big messages (64 KiB and more) sent to viewers; None: no limit.
+    max_bytes_per_s: float | None = DEFAULT_MAX_BYTES_PER_S
 
 
 class LiveBridge:
@@ -57,6 +64,9 @@ class LiveBridge:
     ) -> None:
         self.options = options or LiveOptions()
         self.forwarded = 0  # messages handed to the server (approximate: updated without a lock)
+        self.thinned: dict[str, int] = {}  # topic -> big messages not sent to viewers (over budget)
+        limit = self.options.max_bytes_per_s
+        self._budget = ByteBudget(limit) if limit else None
         self._accepts = accepts or (lambda _topic: True)
         self._context = foxglove.Context()
         self._server: WebSocketServer | None = None
@@ -118,8 +128,12 @@ class LiveBridge:
             return
         channel = entry[1]
         if channel is not None and channel.base.has_sinks():
+            data = message.data
+            if self._budget is not None and not self._budget.take(len(data)):
+                self.thinned[message.topic] = self.thinned.get(message.topic, 0) + 1
+                return
             # BaseChannel.log: Channel.log's Python-side checks cost more than the log itself
-            channel.base.log(message.data, message.receive_time_ns, None)
+            channel.base.log(data, message.receive_time_ns, None)
             self.forwarded += 1
 
     def stop(self) -> None:
