@@ -24,7 +24,7 @@ from foxglove.websocket import Capability, WebSocketServer
 
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
-from .budget import ByteBudget
+from .budget import SMALL_BYTES, ByteBudget
 from .graph_view import GraphView
 from .server import open_server, viewer_url
 
@@ -129,7 +129,7 @@ class LiveBridge:
         channel = entry[1]
         if channel is not None and channel.base.has_sinks():
             data = message.data
-            if self._budget is not None and not self._budget.take(len(data)):
+            if len(data) >= SMALL_BYTES and self._budget is not None and not self._budget.take(len(data)):
                 self.thinned[message.topic] = self.thinned.get(message.topic, 0) + 1
                 return
             # BaseChannel.log: Channel.log's Python-side checks cost more than the log itself

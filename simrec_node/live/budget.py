@@ -27,7 +27,8 @@ class ByteBudget:
         self._last = time.monotonic()
 
     def take(self, size: int) -> bool:
-        """True when a message of ``size`` bytes fits now (and is then counted against it)."""
+        """True when a message of ``size`` bytes fits now (and is then counted against it).
+        Messages under ``SMALL_BYTES`` always fit (callers on a hot path check that first)."""
         if size < SMALL_BYTES:
             return True
         now = time.monotonic()
