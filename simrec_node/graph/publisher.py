@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import random
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -35,8 +35,10 @@ class Publisher:
         self.type_info = type_info
         self.qos = qos
         self.publisher_id = random.getrandbits(63)
-        self._sequence = 0
-        self._lock = threading.Lock()
+        self._sent = 0
+        # next() on a count is atomic under the GIL: threads may share a publisher without a
+        # lock (which cost more than the rest of publish() for small messages)
+        self._sequences = itertools.count()
         key = topic_to_key(domain, topic)
         options = dict(
             encoding=encoding_for(type_info.name),
@@ -61,8 +63,9 @@ class Publisher:
 
     @property
     def sequence(self) -> int:
-        """How many messages this publisher has sent."""
-        return self._sequence
+        """How many messages this publisher has sent (for a moment one less per other thread
+        publishing at the same time)."""
+        return self._sent
 
     @property
     def has_subscribers(self) -> bool:
@@ -82,9 +85,8 @@ class Publisher:
         """Send one message; ``stamp_ns`` becomes its publish time (default: wall clock now)."""
         data = message.SerializeToString() if isinstance(message, Message) else message
         stamp = time.time_ns() if stamp_ns is None else stamp_ns
-        with self._lock:
-            sequence = self._sequence
-            self._sequence += 1
+        sequence = next(self._sequences)
+        self._sent = sequence + 1
         self._zenoh_publisher.put(data, attachment=pack_header(self.publisher_id, sequence, stamp))
 
     def close(self) -> None:
