@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import threading
 import time
 
 import pytest
@@ -53,6 +54,48 @@ def test_raw_subscription_sees_stamps_sequences_and_schema(domain: str) -> None:
     assert all(m.type_name == "simrec.Scalars" for m in messages)
     assert type_info is not None
     assert type_info.message_class.FromString(messages[3].data).step == 3
+
+
+def test_one_wildcard_subscription_tells_publishers_apart(domain: str) -> None:
+    """Topic and type are read once per publisher: each message must still carry its own."""
+    received: queue.Queue = queue.Queue()
+    with Node("talker") as talker, Node("listener") as listener:
+        listener.create_subscription(None, "/**", received.put)
+        clock = talker.create_publisher(Clock, "/a/clock")
+        stats = talker.create_publisher(Scalars, "/b/stats")
+        again = talker.create_publisher(Clock, "/b/stats")  # the same topic, another type
+        for publisher in (clock, stats, again):
+            assert publisher.wait_for_subscribers(10)
+        for step in range(3):
+            clock.publish(Clock(step=step))
+            stats.publish(Scalars(step=step))
+            again.publish(Clock(step=step))
+        messages: list[RawMessage] = _drain(received, 9)
+    seen = {(m.publisher_id, m.topic, m.type_name) for m in messages}
+    assert seen == {
+        (clock.publisher_id, "/a/clock", "simrec.Clock"),
+        (stats.publisher_id, "/b/stats", "simrec.Scalars"),
+        (again.publisher_id, "/b/stats", "simrec.Clock"),
+    }
+
+
+def test_threads_sharing_a_publisher_get_distinct_sequence_numbers(domain: str) -> None:
+    received: queue.Queue = queue.Queue()
+    with Node("talker") as talker, Node("listener") as listener:
+        listener.create_subscription(None, "/shared", received.put)
+        publisher = talker.create_publisher(Clock, "/shared")
+        assert publisher.wait_for_subscribers(10)
+        threads = [
+            threading.Thread(target=lambda: [publisher.publish(Clock(step=i)) for i in range(200)])
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        messages: list[RawMessage] = _drain(received, 800)
+    assert sorted(m.sequence for m in messages) == list(range(800))
+    assert publisher.sequence == 800
 
 
 def test_late_joiner_gets_history_with_transient_local(domain: str) -> None:
