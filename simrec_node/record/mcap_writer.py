@@ -26,10 +26,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import BinaryIO, NoReturn
 
-import lz4.frame
-import zstandard
-
 from ..checksum import crc32
+from .chunk_compression import ChunkCompressor, lz4_compressor, zstd_compressor
 
 __all__ = ["MAGIC", "McapWriter"]
 
@@ -95,27 +93,6 @@ def _u16_u64_map(values: dict[int, int]) -> bytes:
     """MCAP Map<uint16, uint64> (ChunkIndex offsets, Statistics counts)."""
     body = b"".join(_U16_U64.pack(k, v) for k, v in values.items())
     return _U32.pack(len(body)) + body
-
-
-def _zstd_compressor(compressor: zstandard.ZstdCompressor) -> Callable[[list, int], bytes]:
-    def compress(segments: list, total: int) -> bytes:
-        """One zstd frame over the segments, without joining them first."""
-        if len(segments) == 1:
-            return compressor.compress(segments[0])
-        stream = compressor.compressobj(size=total)
-        return b"".join([*(stream.compress(segment) for segment in segments), stream.flush()])
-
-    return compress
-
-
-def _lz4_compress(segments: list, total: int) -> bytes:
-    """One lz4 frame over the segments, without joining them first."""
-    if len(segments) == 1:
-        return lz4.frame.compress(segments[0])
-    stream = lz4.frame.LZ4FrameCompressor()
-    return b"".join(
-        [stream.begin(total), *(stream.compress(segment) for segment in segments), stream.flush()]
-    )
 
 
 def _write_after_close(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
@@ -198,10 +175,11 @@ class McapWriter:
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         self._compression = _COMPRESSIONS[compression]
+        self._compress: ChunkCompressor | None
         if self._compression == "zstd":
-            self._compress = _zstd_compressor(zstandard.ZstdCompressor(level=compression_level))
+            self._compress = zstd_compressor(compression_level)
         elif self._compression == "lz4":
-            self._compress = _lz4_compress
+            self._compress = lz4_compressor()
         else:
             self._compress = None
         # Close the open chunk before a message would push it past chunk_size (a larger
@@ -562,8 +540,8 @@ class McapWriter:
         payload: list[bytes | bytearray] = segments
         if self._compress is not None:
             compressed = self._compress(segments, uncompressed_size)
-            if len(compressed) < uncompressed_size:
-                payload = [compressed]
+            if compressed is not None and sum(map(len, compressed)) < uncompressed_size:
+                payload = compressed
             else:
                 compression = ""  # incompressible: store raw, readers skip decompression
         # Per-channel timing and counts from the flat [t, off, t, off...] lists (C-speed slices).
