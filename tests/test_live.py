@@ -175,6 +175,7 @@ def test_big_messages_over_the_live_budget_skip_viewers_not_the_recording(
 
     assert [m.step for m in messages_in(output, "/test/frames")] == list(range(count))
     assert [m.step for m in messages_in(output, "/test/plot")] == list(range(count))
+    assert err.count("now skip the viewers, starting with /test/frames") == 1  # said once, when it began
     line = next(line for line in err.splitlines() if line.startswith("live view: big messages"))
     assert "1 MB/s budget" in line and "--live-bandwidth" in line and "/test/plot" not in line
     thinned = int(re.search(r"/test/frames ([\d,]+)", line).group(1).replace(",", ""))

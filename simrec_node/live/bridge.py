@@ -130,11 +130,21 @@ class LiveBridge:
         if channel is not None and channel.base.has_sinks():
             data = message.data
             if len(data) >= SMALL_BYTES and self._budget is not None and not self._budget.take(len(data)):
-                self.thinned[message.topic] = self.thinned.get(message.topic, 0) + 1
+                self._thin(message.topic)
                 return
             # BaseChannel.log: Channel.log's Python-side checks cost more than the log itself
             channel.base.log(data, message.receive_time_ns, None)
             self.forwarded += 1
+
+    def _thin(self, topic: str) -> None:
+        if not self.thinned:  # once: the end report (CLI) or this line (in-process) says the rest
+            log.warning(
+                "live view: big messages beyond %g MB/s now skip the viewers, starting with %s "
+                "(the recording keeps them all; LiveOptions.max_bytes_per_s / --live-bandwidth)",
+                (self.options.max_bytes_per_s or 0) / 1e6,
+                topic,
+            )
+        self.thinned[topic] = self.thinned.get(topic, 0) + 1
 
     def stop(self) -> None:
         """Stop forwarding, disconnect clients, leave the graph. Safe to call twice."""
