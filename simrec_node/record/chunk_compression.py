@@ -5,7 +5,8 @@ CPU and, worse on a small VM, a fresh output buffer as large as the chunk for ev
 (hundreds of page faults per MiB). So a chunk of more than ``PROBE_BYTES`` is compressed one
 segment at a time; once the first MiB is in, the block is flushed and, if it saved less than
 ``MIN_SAVING``, compression stops and the chunk is stored raw (readers skip decompression).
-Float state, text and raw pixels save far more than that and are compressed whole.
+Text, raw pixels and (with zstd) float state save more than that and are compressed whole;
+lz4 gets next to nothing out of noisy floats, so such chunks are stored raw under lz4.
 
 A compressor takes the chunk's segments (the small-message buffer and the large payloads kept
 by reference) and returns the compressed frame as pieces to write in turn (never joined, so
