@@ -2,9 +2,11 @@
 
 Camera frames already in JPEG/PNG, H.264 packets and random bytes do not shrink. Trying costs
 CPU and, worse on a small VM, a fresh output buffer as large as the chunk for every chunk
-(hundreds of page faults per MiB). So a chunk of more than ``PROBE_BYTES`` is compressed one
-segment at a time; once the first MiB is in, the block is flushed and, if it saved less than
-``MIN_SAVING``, compression stops and the chunk is stored raw (readers skip decompression).
+(hundreds of page faults per MiB). So a chunk of more than ``PROBE_BYTES`` in several segments
+(large payloads are kept as their own segments) is compressed one segment at a time; once the
+first MiB is in, the block is flushed and, if it saved less than ``MIN_SAVING``, compression
+stops and the chunk is stored raw (readers skip decompression). A chunk in one segment (small
+messages only, or one payload) is compressed in one call.
 Text, raw pixels and (with zstd) float state save more than that and are compressed whole;
 lz4 gets next to nothing out of noisy floats, so such chunks are stored raw under lz4.
 
