@@ -45,22 +45,26 @@ class _Stream(Protocol):
 
 
 def _compress_segments(stream: _Stream, segments: Sequence[Segment], total: int) -> list[bytes] | None:
-    pieces = [stream.start()]
-    fed, produced = 0, len(pieces[0])
+    pieces: list[bytes] = []  # non-empty only: each piece is a write() on a raw file
+    fed = produced = 0
     probing = total > PROBE_BYTES
-    for segment in segments:
-        piece = stream.feed(segment)
-        pieces.append(piece)
-        fed += len(segment)
-        produced += len(piece)
-        if probing and fed >= PROBE_BYTES:
-            probing = False
-            piece = stream.end_block()  # what is still buffered, so the count is exact
+
+    def add(piece: bytes) -> None:
+        nonlocal produced
+        if piece:
             pieces.append(piece)
             produced += len(piece)
+
+    add(stream.start())
+    for segment in segments:
+        add(stream.feed(segment))
+        fed += len(segment)
+        if probing and fed >= PROBE_BYTES:
+            probing = False
+            add(stream.end_block())  # what is still buffered, so the count is exact
             if produced > fed * (1 - MIN_SAVING):
                 return None
-    pieces.append(stream.finish())
+    add(stream.finish())
     return pieces
 
 
@@ -104,21 +108,21 @@ class _Lz4Stream:
         return self._stream.flush()
 
 
-def zstd_compressor(level: int) -> ChunkCompressor:
-    compressor = zstandard.ZstdCompressor(level=level)
-
+def _chunk_compressor(
+    one_call: Callable[[Segment], bytes], stream: Callable[[int], _Stream]
+) -> ChunkCompressor:
     def compress(segments: Sequence[Segment], total: int) -> list[bytes] | None:
         if len(segments) == 1:  # one call, one frame: nothing to probe between segments
-            return [compressor.compress(segments[0])]
-        return _compress_segments(_ZstdStream(compressor, total), segments, total)
+            return [one_call(segments[0])]
+        return _compress_segments(stream(total), segments, total)
 
     return compress
+
+
+def zstd_compressor(level: int) -> ChunkCompressor:
+    compressor = zstandard.ZstdCompressor(level=level)
+    return _chunk_compressor(compressor.compress, lambda total: _ZstdStream(compressor, total))
 
 
 def lz4_compressor() -> ChunkCompressor:
-    def compress(segments: Sequence[Segment], total: int) -> list[bytes] | None:
-        if len(segments) == 1:
-            return [lz4.frame.compress(segments[0])]
-        return _compress_segments(_Lz4Stream(total), segments, total)
-
-    return compress
+    return _chunk_compressor(lz4.frame.compress, _Lz4Stream)

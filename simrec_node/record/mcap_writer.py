@@ -538,10 +538,12 @@ class McapWriter:
             crc = crc32(segment, crc)
         compression = self._compression
         payload: list[bytes | bytearray] = segments
+        payload_size = uncompressed_size
         if self._compress is not None:
             compressed = self._compress(segments, uncompressed_size)
-            if compressed is not None and sum(map(len, compressed)) < uncompressed_size:
-                payload = compressed
+            compressed_size = sum(map(len, compressed)) if compressed is not None else uncompressed_size
+            if compressed_size < uncompressed_size:
+                payload, payload_size = compressed, compressed_size
             else:
                 compression = ""  # incompressible: store raw, readers skip decompression
         # Per-channel timing and counts from the flat [t, off, t, off...] lists (C-speed slices).
@@ -558,7 +560,6 @@ class McapWriter:
         assert start is not None and end is not None
         comp = _string(compression)
         chunk_start = self._pos
-        payload_size = sum(len(segment) for segment in payload)
         chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + payload_size
         index_start = chunk_start + chunk_len
         offsets: dict[int, int] = {}
