@@ -28,6 +28,8 @@ from mcap.reader import make_reader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from page_cache import settle  # this folder (scripts run from it)
+
 from simrec_node.convert import (
     Mp4Options,
     NpzOptions,
@@ -84,21 +86,12 @@ def frames(count: int, width: int = 640, height: int = 480) -> list[np.ndarray]:
     return out
 
 
-def _settle(remove: tuple[Path, ...]) -> None:
-    """Remove the last rep's new files and flush dirty pages before a timed run: on this
-    machine writes beyond ~140 MB of dirty page cache are throttled to the disk's ~350 MB/s,
-    so earlier reps would slow later ones."""
-    for path in remove:
-        path.unlink(missing_ok=True)
-    os.sync()
-
-
 def _medians(fns: list[Callable[[], None]], reps: int, remove: tuple[Path, ...] = ()) -> list[float]:
     """Median seconds of each function, run in turn ``reps`` times (alternating, same conditions)."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
         for fn, sink in zip(fns, times, strict=True):
-            _settle(remove)
+            settle(remove)
             start = time.perf_counter()
             fn()
             sink.append(time.perf_counter() - start)

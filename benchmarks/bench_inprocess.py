@@ -12,7 +12,6 @@ Rounds alternate between variants; medians are reported. Run: python benchmarks/
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ import imageio.v2 as imageio
 import numpy as np
 import torch
 from compare_case import calibrate, make_work  # this folder (scripts run from it)
+from page_cache import settle  # this folder (scripts run from it)
 
 from simrec_node.integrations import Recorder
 
@@ -70,8 +70,7 @@ def _step_work():
     return make_work(N, DIM, max(1, round(reps * 0.005 * STEPS / plain_s)))
 
 
-def bench_loop(tmp: Path) -> None:
-    work = _step_work()
+def bench_loop(tmp: Path, work) -> None:
     runs = {
         "plain": lambda r: _loop(work, None),
         "simrec": lambda r: _loop(work, Recorder(tmp / f"loop{r}.mcap", compression="none")),
@@ -81,12 +80,7 @@ def bench_loop(tmp: Path) -> None:
     for r in range(ROUNDS):
         names = list(runs)[r % 3 :] + list(runs)[: r % 3]  # each variant goes first in turn
         for name in names:
-            # Each run starts with no dirty pages and no old files: past ~140 MB of dirty page
-            # cache this machine throttles writes, and writeback from an earlier run would
-            # land in a later one (measured: +25-30 % unsettled against +7-12 % settled).
-            for old in tmp.glob("loop*"):
-                old.unlink()
-            os.sync()
+            settle(tmp.glob("loop*"))
             times[name].append(runs[name](r))
     p, rc, sz = (statistics.median(times[name]) for name in runs)
     # Per-round ratios: the machine's speed drifts between rounds, less within one.
@@ -119,7 +113,7 @@ def _latency_samples(rec: Recorder, tensor, out: np.ndarray, step) -> tuple[list
     return log_times, base_times
 
 
-def bench_log_latency(tmp: Path) -> None:
+def bench_log_latency(tmp: Path, work) -> None:
     """rec.log's own cost, with calls a sim step apart (the writer keeps up, as in a real loop),
     and back to back (the queue fills and rec.log waits for the disk: a throughput figure).
 
@@ -132,7 +126,6 @@ def bench_log_latency(tmp: Path) -> None:
     tensor = torch.randn(N, DIM)
     out = np.empty((N, DIM), np.float32)
     print(f"rec.log of a [{N},{DIM}] f32 torch tensor (median of 1000, alternating order):")
-    work = _step_work()
     state = np.zeros((N, DIM), np.float32)
     for label, step in (("a step apart", lambda: work(state)), ("back to back", None)):
         rec = Recorder(tmp / "latency.mcap", compression="none", overwrite=True)
@@ -170,8 +163,9 @@ def bench_frames(tmp: Path) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        bench_log_latency(Path(tmp))
-        bench_loop(Path(tmp))
+        work = _step_work()  # one sim step, shared by both measurements
+        bench_log_latency(Path(tmp), work)
+        bench_loop(Path(tmp), work)
         bench_frames(Path(tmp))
 
 

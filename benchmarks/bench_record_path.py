@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from page_cache import settle  # this folder (scripts run from it)
 from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.msgs import encode_tensor
@@ -91,9 +92,9 @@ def main() -> None:
         for label, size, count in cases:
             bare, graph, losses = [], [], []
             for rep in range(args.reps):  # alternate so drift on a noisy machine hits both
-                os.sync()  # start each run with no dirty pages: past ~140 MB the kernel throttles writes
+                settle()
                 bare.append(bare_writer(Path(tmp) / f"bare{rep}.mcap", count, size, args.compression))
-                os.sync()  # the bare run's 500 MB must not throttle the graph run
+                settle()  # the bare run's 500 MB must not throttle the graph run
                 elapsed, lost = through_graph(
                     Path(tmp) / f"graph{rep}.mcap", count, size, args.compression, args.max_cache_size
                 )
