@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import subprocess
 import sys
 import time
@@ -46,6 +48,16 @@ def wait_for_line(stream, needle: str, timeout_s: float = 20.0) -> str:
         if needle in line:
             return line
     raise AssertionError(f"never saw {needle!r}; got:\n{''.join(seen)}")
+
+
+def drain(q: queue.Queue, count: int, timeout_s: float = 10.0) -> list:
+    """Up to ``count`` items from ``q``, waiting at most ``timeout_s`` in all."""
+    items = []
+    deadline = time.monotonic() + timeout_s
+    while len(items) < count and time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            items.append(q.get(timeout=0.1))
+    return items
 
 
 def publisher_command(*args: str) -> list[str]:

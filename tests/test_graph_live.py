@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -12,16 +11,7 @@ import pytest
 from simrec_node.graph import BEST_EFFORT, LATCHED, Node, RawMessage
 from simrec_node.msgs import Clock, Scalars
 
-from .conftest import publisher_command, start_process, wait_for_line
-
-
-def _drain(q: queue.Queue, count: int, timeout_s: float = 10.0) -> list:
-    items = []
-    deadline = time.monotonic() + timeout_s
-    while len(items) < count and time.monotonic() < deadline:
-        with contextlib.suppress(queue.Empty):
-            items.append(q.get(timeout=0.1))
-    return items
+from .conftest import drain, publisher_command, start_process, wait_for_line
 
 
 def test_typed_publish_subscribe_in_one_process(domain: str) -> None:
@@ -32,7 +22,7 @@ def test_typed_publish_subscribe_in_one_process(domain: str) -> None:
         assert publisher.wait_for_subscribers(10)
         for step in range(50):
             publisher.publish(Clock(step=step))
-        messages = _drain(received, 50)
+        messages = drain(received, 50)
     assert [m.step for m in messages] == list(range(50))
     assert all(isinstance(m, Clock) for m in messages)
 
@@ -45,7 +35,7 @@ def test_raw_subscription_sees_stamps_sequences_and_schema(domain: str) -> None:
         assert publisher.wait_for_subscribers(10)
         for step in range(5):
             publisher.publish(Scalars(step=step), stamp_ns=1_000 + step)
-        messages: list[RawMessage] = _drain(received, 5)
+        messages: list[RawMessage] = drain(received, 5)
         type_info = listener.lookup_type("simrec.Scalars")
     assert [m.topic for m in messages] == ["/robot1/stats"] * 5
     assert [m.sequence for m in messages] == list(range(5))
@@ -70,7 +60,7 @@ def test_one_wildcard_subscription_tells_publishers_apart(domain: str) -> None:
             clock.publish(Clock(step=step))
             stats.publish(Scalars(step=step))
             again.publish(Clock(step=step))
-        messages: list[RawMessage] = _drain(received, 9)
+        messages: list[RawMessage] = drain(received, 9)
     seen = {(m.publisher_id, m.topic, m.type_name) for m in messages}
     assert seen == {
         (clock.publisher_id, "/a/clock", "simrec.Clock"),
@@ -93,7 +83,7 @@ def test_threads_sharing_a_publisher_get_distinct_sequence_numbers(domain: str) 
             thread.start()
         for thread in threads:
             thread.join()
-        messages: list[RawMessage] = _drain(received, 800)
+        messages: list[RawMessage] = drain(received, 800)
     assert sorted(m.sequence for m in messages) == list(range(800))
     assert publisher.sequence == 800
 
@@ -106,7 +96,7 @@ def test_late_joiner_gets_history_with_transient_local(domain: str) -> None:
             publisher.publish(Clock(step=step))
         time.sleep(0.3)
         listener.create_subscription(Clock, "/latched", received.put, LATCHED)
-        messages = _drain(received, 1, timeout_s=10)
+        messages = drain(received, 1, timeout_s=10)
     assert [m.step for m in messages] == [2]
 
 
@@ -141,7 +131,7 @@ def test_type_without_generated_code_crosses_processes(domain: str) -> None:
         )
         try:
             wait_for_line(process.stdout, "published 20")
-            messages = _drain(received, 20)
+            messages = drain(received, 20)
             type_info = listener.lookup_type("test.Custom")
             topics = listener.topics()
         finally:

@@ -21,7 +21,7 @@ from .names import (
 from .parameters import Parameters, ParameterValue
 from .publisher import Publisher
 from .qos import RELIABLE, QoS
-from .session import acquire_session, release_session
+from .session import acquire_session, release_session, shared_memory_pool
 from .subscription import Subscription
 from .timer import Timer
 from .types import TypeInfo
@@ -79,7 +79,9 @@ class Node:
         self._require_open()
         type_info = TypeInfo.of(message_type)
         self._serve_schema(type_info)
-        publisher = Publisher(self._session, self.domain, self.resolve_topic(topic), type_info, qos)
+        publisher = Publisher(
+            self._session, self.domain, self.resolve_topic(topic), type_info, qos, shared_memory_pool()
+        )
         self._track(publisher)
         return publisher
 

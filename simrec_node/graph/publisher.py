@@ -13,7 +13,8 @@ from google.protobuf.message import Message
 
 from .discovery import token_key
 from .names import topic_to_key
-from .qos import Durability, QoS
+from .qos import Durability, QoS, Reliability
+from .shared_memory import MIN_BYTES, RELIABLE_WAIT_S, SharedMemoryPool
 from .types import TypeInfo
 from .wire import encoding_for, pack_header
 
@@ -25,11 +26,19 @@ class Publisher:
     """Publishes one message type on one topic. Created by ``Node.create_publisher``.
 
     ``publish`` accepts a protobuf message or bytes that are already a serialized message
-    of this type (the fast path for tensor batches and replayed logs).
+    of this type (the fast path for tensor batches and replayed logs). Payloads of 64 KiB and
+    more are copied into ``pool`` (shared memory) first, so they reach other processes on this
+    machine without a socket.
     """
 
     def __init__(
-        self, session: zenoh.Session, domain: str, topic: str, type_info: TypeInfo, qos: QoS
+        self,
+        session: zenoh.Session,
+        domain: str,
+        topic: str,
+        type_info: TypeInfo,
+        qos: QoS,
+        pool: SharedMemoryPool | None = None,
     ) -> None:
         self.topic = topic
         self.type_info = type_info
@@ -45,6 +54,9 @@ class Publisher:
             congestion_control=qos.congestion_control,
             reliability=qos.zenoh_reliability,
         )
+        # A late-joiner cache would pin its payloads' chunks in the pool for good.
+        self._pool = pool if qos.durability is Durability.VOLATILE else None
+        self._pool_wait_s = RELIABLE_WAIT_S if qos.reliability is Reliability.RELIABLE else 0.0
         if qos.durability is Durability.TRANSIENT_LOCAL:
             self._zenoh_publisher = zenoh.ext.declare_advanced_publisher(
                 session,
@@ -87,6 +99,10 @@ class Publisher:
         stamp = time.time_ns() if stamp_ns is None else stamp_ns
         sequence = next(self._sequences)
         self._sent = sequence + 1
+        if self._pool is not None and len(data) >= MIN_BYTES:
+            shared = self._pool.copy_in(data, self._pool_wait_s)
+            if shared is not None:
+                data = shared
         self._zenoh_publisher.put(data, attachment=pack_header(self.publisher_id, sequence, stamp))
 
     def close(self) -> None:

@@ -6,22 +6,34 @@ import threading
 
 import zenoh
 
-from .zenoh_config import build_config
+from .shared_memory import SharedMemoryPool
+from .zenoh_config import build_config, shared_memory_enabled
 
 _lock = threading.Lock()
 _session: zenoh.Session | None = None
 _users = 0
+_pool: SharedMemoryPool | None = None  # kept for the process's life: its memory is mapped once
+_pool_in_use = False  # whether the open session's config allows shared memory
 
 
 def acquire_session() -> zenoh.Session:
     """Open the process's session on first use; count the user."""
-    global _session, _users
+    global _session, _users, _pool, _pool_in_use
     with _lock:
         if _session is None or _session.is_closed():
-            _session = zenoh.open(build_config())
+            config = build_config()
+            _pool_in_use = shared_memory_enabled(config)
+            if _pool_in_use and _pool is None:
+                _pool = SharedMemoryPool()
+            _session = zenoh.open(config)
             _users = 0
         _users += 1
         return _session
+
+
+def shared_memory_pool() -> SharedMemoryPool | None:
+    """The pool publishers copy big payloads into; None when the Zenoh config turns shared memory off."""
+    return _pool if _pool_in_use else None
 
 
 def release_session() -> None:

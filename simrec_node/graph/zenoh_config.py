@@ -51,3 +51,8 @@ def build_config() -> zenoh.Config:
     if connect:
         config["connect"] = {"endpoints": [e.strip() for e in connect.split(",") if e.strip()]}
     return zenoh.Config.from_json5(json.dumps(config))
+
+
+def shared_memory_enabled(config: zenoh.Config) -> bool:
+    """Whether ``config`` lets payloads cross processes through shared memory."""
+    return config.get_json("transport/shared_memory/enabled") == "true"

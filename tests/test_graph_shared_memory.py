@@ -1,0 +1,85 @@
+"""Big payloads through the publisher's shared-memory pool, on real Zenoh sessions."""
+
+from __future__ import annotations
+
+import queue
+
+import zenoh
+
+from simrec_node.graph import LATCHED, RELIABLE, Node, TypeInfo
+from simrec_node.graph.names import topic_to_key
+from simrec_node.graph.publisher import Publisher
+from simrec_node.graph.shared_memory import MIN_BYTES, SharedMemoryPool
+from simrec_node.graph.zenoh_config import build_config, shared_memory_enabled
+from simrec_node.msgs import Tensor
+
+from .conftest import drain, publisher_command, start_process, wait_for_line
+
+
+def test_big_payloads_cross_processes_in_shared_memory(domain: str) -> None:
+    """A 300 kB message from another process arrives as a shared-memory buffer, a small one not."""
+    samples: queue.Queue = queue.Queue()
+    session = zenoh.open(build_config())
+    try:
+        session.declare_subscriber(topic_to_key(domain, "/custom"), samples.put)
+        with Node("listener") as listener:
+            listener.create_subscription(None, "/custom", lambda message: None)  # the ready signal
+            process = start_process(
+                publisher_command(
+                    "--topic", "/custom", "--type", "custom", "--size", "300000", "--count", "20"
+                ),
+                domain,
+            )
+            try:
+                wait_for_line(process.stdout, "published 20")
+                received = drain(samples, 20)
+                type_info = listener.lookup_type("test.Custom")
+            finally:
+                process.wait(timeout=20)
+    finally:
+        session.close()
+    assert len(received) == 20
+    assert all(sample.payload.as_shm() is not None for sample in received)
+    decoded = [type_info.message_class.FromString(sample.payload.to_bytes()) for sample in received]
+    assert [d.values[0] for d in decoded] == [float(i) for i in range(20)]
+    assert all(d.label == "x" * 300000 for d in decoded)
+
+
+def test_a_full_pool_sends_payloads_the_network_way(domain: str) -> None:
+    """A subscriber that keeps its samples pins the pool: later payloads still arrive, whole."""
+    kept: queue.Queue = queue.Queue()
+    pool = SharedMemoryPool(size=2 * 1024 * 1024)
+    payloads = [bytes([i]) * (512 * 1024) for i in range(8)]
+    with Node("talker") as node:
+        node.session.declare_subscriber(topic_to_key(domain, "/big"), kept.put)
+        publisher = Publisher(node.session, domain, "/big", TypeInfo.of(Tensor), RELIABLE, pool)
+        assert publisher.wait_for_subscribers(10)
+        for payload in payloads:
+            publisher.publish(payload)
+        received = drain(kept, len(payloads))
+        publisher.close()
+    assert [sample.payload.to_bytes() for sample in received] == payloads
+    assert pool.shared >= 1
+    assert pool.fallbacks >= 1
+    assert pool.shared + pool.fallbacks == len(payloads)
+
+
+def test_small_payloads_and_latched_topics_stay_out_of_the_pool(domain: str) -> None:
+    pool = SharedMemoryPool(size=4 * 1024 * 1024)
+    with Node("talker") as node:
+        small = Publisher(node.session, domain, "/small", TypeInfo.of(Tensor), RELIABLE, pool)
+        small.publish(b"x" * (MIN_BYTES - 1))
+        big = Publisher(node.session, domain, "/big", TypeInfo.of(Tensor), RELIABLE, pool)
+        big.publish(b"x" * MIN_BYTES)
+        # a late-joiner cache would keep its payloads' chunks for good
+        latched = Publisher(node.session, domain, "/latched", TypeInfo.of(Tensor), LATCHED, pool)
+        latched.publish(b"x" * MIN_BYTES)
+        for publisher in (small, big, latched):
+            publisher.close()
+    assert (pool.shared, pool.fallbacks) == (1, 0)
+
+
+def test_a_config_can_turn_shared_memory_off() -> None:
+    config = zenoh.Config.from_json5('{"transport": {"shared_memory": {"enabled": false}}}')
+    assert not shared_memory_enabled(config)
+    assert shared_memory_enabled(build_config())
