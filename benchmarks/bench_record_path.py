@@ -91,17 +91,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for label, size, count in cases:
             bare, graph, losses = [], [], []
-            for rep in range(args.reps):  # alternate so drift on a noisy machine hits both
-                settle()
-                bare.append(bare_writer(Path(tmp) / f"bare{rep}.mcap", count, size, args.compression))
-                settle()  # the bare run's 500 MB must not throttle the graph run
-                elapsed, lost = through_graph(
-                    Path(tmp) / f"graph{rep}.mcap", count, size, args.compression, args.max_cache_size
-                )
+            bare_path, graph_path = Path(tmp) / "bare.mcap", Path(tmp) / "graph.mcap"
+            for _ in range(args.reps):  # alternate so drift on a noisy machine hits both
+                # Each run starts with the other's file gone, not only flushed: 500 MB of clean
+                # page cache left over halved the next run's speed on the development VM.
+                settle(remove=[graph_path])
+                bare.append(bare_writer(bare_path, count, size, args.compression))
+                settle(remove=[bare_path])
+                elapsed, lost = through_graph(graph_path, count, size, args.compression, args.max_cache_size)
                 graph.append(elapsed)
                 losses.append(lost)
-                for name in ("bare", "graph"):
-                    (Path(tmp) / f"{name}{rep}.mcap").unlink()
+            settle(remove=[graph_path])
             bare_rate = count / statistics.median(bare)
             graph_rate = count / statistics.median(graph)
             print(

@@ -176,10 +176,55 @@ def test_big_messages_over_the_live_budget_skip_viewers_not_the_recording(
     assert [m.step for m in messages_in(output, "/test/frames")] == list(range(count))
     assert [m.step for m in messages_in(output, "/test/plot")] == list(range(count))
     assert err.count("now skip the viewers, starting with /test/frames") == 1  # said once, when it began
-    line = next(line for line in err.splitlines() if line.startswith("live view: big messages"))
-    assert "1 MB/s budget" in line and "--live-bandwidth" in line and "/test/plot" not in line
+    line = next(line for line in err.splitlines() if "were not sent to viewers" in line)
+    assert "big messages beyond 1 MB/s" in line and "--live-bandwidth" in line and "/test/plot" not in line
     thinned = int(re.search(r"/test/frames ([\d,]+)", line).group(1).replace(",", ""))
     assert 50 <= thinned < count  # 1 MB/s lets ~5 frames a second through, plus a first burst
+
+
+def test_each_topic_reaches_viewers_at_most_at_the_live_rate(domain: str, tmp_path: Path) -> None:
+    """A 100-byte flood reaches the viewer thinned to --live-rate; a slow topic whole; the file
+    keeps every message of both."""
+    output = tmp_path / "rate.mcap"
+    recorder = start_process(
+        simrec_command(
+            "record", "-a", "--serve", "--port", "0", "--live-rate", "20", "-o", str(output), "-q"
+        ),
+        domain,
+    )
+    url = live_url(recorder)
+    wait_for_line(recorder.stderr, "recording")
+    with Node("rates") as node:
+        fast = node.create_publisher(Scalars, "/test/fast")
+        slow = node.create_publisher(Scalars, "/test/slow")
+        assert fast.wait_for_subscribers(20) and slow.wait_for_subscribers(20)
+        fast.publish(Scalars(step=0))  # the bridge advertises on first sight
+        slow.publish(Scalars(step=0))
+        client = start_client(url, "--topic", "/test/fast", "--topic", "/test/slow", "--count", "1e9")
+        wait_for_line(client.stdout, '"subscribed"', timeout_s=30)
+        time.sleep(0.5)  # the server registers the subscriptions
+        started = time.monotonic()
+        for step in range(1, 2001):  # ~2,000 msg/s for about a second
+            fast.publish(Scalars(step=step))
+            if step % 200 == 0:  # 10 msg/s: under the rate
+                slow.publish(Scalars(step=step // 200))
+            time.sleep(0.0005)
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)
+        err = stop(recorder)
+        client.kill()
+        out, _ = client.communicate()
+    seen: dict[str, list[int]] = {"/test/fast": [], "/test/slow": []}
+    for event in map(json.loads, out.splitlines()):
+        if event["event"] == "message":
+            seen[event["topic"]].append(int(event["message"].get("step", 0)))
+    assert [m.step for m in messages_in(output, "/test/fast")] == list(range(2001))
+    assert seen["/test/slow"] == list(range(1, 11))  # every one, in order
+    fast_seen = seen["/test/fast"]
+    assert fast_seen == sorted(fast_seen) and 3 <= len(fast_seen) <= 20 * elapsed + 2, fast_seen
+    line = next(line for line in err.splitlines() if "were not sent to viewers" in line)
+    assert "messages beyond 20/s per topic" in line and "/test/fast" in line and "/test/slow" not in line
+    assert "--live-rate" in line
 
 
 def test_live_bandwidth_is_checked_before_anything_starts(domain: str, tmp_path: Path) -> None:
@@ -187,7 +232,9 @@ def test_live_bandwidth_is_checked_before_anything_starts(domain: str, tmp_path:
     cases = [
         (simrec_command("serve", "--live-bandwidth", "-1", "--port", "0"), "expected MB/s >= 0"),
         (simrec_command("serve", "--live-bandwidth", "fast", "--port", "0"), "expected MB/s >= 0"),
+        (simrec_command("serve", "--live-rate", "-5", "--port", "0"), "expected messages/s >= 0"),
         (simrec_command("record", "-a", "--live-bandwidth", "5", "-o", str(output)), "add --serve"),
+        (simrec_command("record", "-a", "--live-rate", "5", "-o", str(output)), "add --serve"),
     ]
     for command, needle in cases:
         process = start_process(command, domain)

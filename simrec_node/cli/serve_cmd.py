@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from simrec_node.graph.node_args import NodeArgs
-from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, LiveBridge, LiveOptions
+from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
@@ -49,12 +49,21 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
     parser.add_argument("--port", type=_port, help=f"live view port, 0 = any free (default {DEFAULT_PORT})")
     parser.add_argument(
         "--live-bandwidth",
-        type=_bandwidth,
+        type=_per_second("MB/s"),
         metavar="MB/S",
         help=(
             "MB/s of big messages (64 KiB and more: frames, big tensors) sent to viewers; beyond it "
             "they skip the viewers, never the recording. 0 = no limit "
             f"(default {DEFAULT_MAX_BYTES_PER_S / 1e6:g})"
+        ),
+    )
+    parser.add_argument(
+        "--live-rate",
+        type=_per_second("messages/s"),
+        metavar="HZ",
+        help=(
+            "messages per second of each topic sent to viewers; beyond it they skip the viewers, "
+            f"never the recording. 0 = every message (default {DEFAULT_MAX_RATE_HZ:g})"
         ),
     )
 
@@ -69,22 +78,30 @@ def _port(text: str) -> int:
     return value
 
 
-def _bandwidth(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected MB/s >= 0 (0: no limit), got {text!r}")
-    return value
+def _per_second(unit: str) -> Callable[[str], float]:
+    """A parser of a rate limit in ``unit``: a number >= 0, where 0 lifts the limit."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {unit} >= 0 (0: no limit), got {text!r}")
+        return value
+
+    return parse
 
 
 def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> LiveBridge | None:
     """Bind the live view (``LiveError`` when it cannot) and say where to connect; None when
     ``record`` was not asked to ``--serve``."""
     if not getattr(args, "serve", True):
-        if args.host is not None or args.port is not None or args.live_bandwidth is not None:
-            raise UsageError("--host/--port/--live-bandwidth set up the live view: add --serve to use them")
+        live_options = (args.host, args.port, args.live_bandwidth, args.live_rate)
+        if any(option is not None for option in live_options):
+            raise UsageError(
+                "--host/--port/--live-bandwidth/--live-rate set up the live view: add --serve to use them"
+            )
         return None
     host = args.host if args.host is not None else DEFAULT_HOST
     port = args.port if args.port is not None else DEFAULT_PORT
@@ -92,8 +109,14 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
     node_args = getattr(args, "node_args", None) if not hasattr(args, "serve") else None
     node_name = (node_args.name if node_args is not None else None) or "simrec_live"
     bandwidth = DEFAULT_MAX_BYTES_PER_S if args.live_bandwidth is None else args.live_bandwidth * 1e6
+    rate = DEFAULT_MAX_RATE_HZ if args.live_rate is None else args.live_rate
     options = LiveOptions(
-        host=host, port=port, domain=args.domain, node_name=node_name, max_bytes_per_s=bandwidth or None
+        host=host,
+        port=port,
+        domain=args.domain,
+        node_name=node_name,
+        max_bytes_per_s=bandwidth or None,
+        max_rate_hz=rate or None,
     )
     bridge = LiveBridge(options, accepts)
     bridge.start()
@@ -140,10 +163,9 @@ def report_thinned(bridge: LiveBridge) -> None:
     """Say which topics the viewers saw only part of, and how to see more."""
     if not bridge.thinned:
         return
-    limit = (bridge.options.max_bytes_per_s or 0) / 1e6
     counts = ", ".join(f"{topic} {count:,}" for topic, count in sorted(bridge.thinned.items()))
     print(
-        f"live view: big messages over its {limit:g} MB/s budget were not sent to viewers ({counts}); "
-        "--live-bandwidth raises the budget, 0 lifts it",
+        f"live view: {bridge.describe_limits()} were not sent to viewers ({counts}); "
+        "--live-rate and --live-bandwidth raise the limits, 0 lifts them",
         file=sys.stderr,
     )

@@ -5,12 +5,13 @@ they arrive, only while a client is subscribed (big messages within a byte budge
 ``open_server`` starts a server with clear errors for a busy port or a bad host.
 """
 
-from .bridge import DEFAULT_MAX_BYTES_PER_S, LiveBridge, LiveOptions
+from .bridge import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
 from .graph_view import GraphView
 from .server import LiveError, open_server, viewer_url
 
 __all__ = [
     "DEFAULT_MAX_BYTES_PER_S",
+    "DEFAULT_MAX_RATE_HZ",
     "GraphView",
     "LiveBridge",
     "LiveError",

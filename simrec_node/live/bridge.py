@@ -4,8 +4,10 @@ Messages reach the bridge through ``forward`` (a recorder's tap, or the bridge's
 best-effort subscriptions via ``follow``). ``forward`` runs on the caller's thread and does
 a dict lookup and ``has_sinks()``; bytes are handed to the server only while a client is
 subscribed, and the server keeps at most ``backlog`` messages per client (oldest dropped),
-so a slow or stuck viewer never holds anyone back. Messages of 64 KiB and more share a byte
-budget (``max_bytes_per_s``): beyond it they skip the viewers and are counted in ``thinned``.
+so a slow or stuck viewer never holds anyone back. Each topic reaches viewers at up to
+``max_rate_hz`` messages per second, and messages of 64 KiB and more share a byte budget
+(``max_bytes_per_s``): beyond either they skip the viewers (never the recording) and are
+counted in ``thinned``.
 Schema lookups, which wait on the graph, and the connection graph refresh run on the
 bridge's own thread.
 """
@@ -18,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from time import monotonic_ns
 
 import foxglove
 from foxglove.websocket import Capability, WebSocketServer
@@ -35,6 +38,10 @@ _STOP_WAIT_S = 2.0
 _FOLLOW_QOS = QoS(reliability=Reliability.BEST_EFFORT, depth=256)
 # Two raw 640x480 rgb8 cameras at 30 Hz (55 MB/s) pass whole; a 400 MB/s burst of frames is thinned.
 DEFAULT_MAX_BYTES_PER_S = 64e6
+# A 1 kHz control loop's state passes whole. A viewer draws at display rate, and each message
+# sent costs the recorder's process ~6 us and the viewer 2-3.5 us: at 100k msg/s the recorder
+# lost a third of its throughput to a viewer on the same two cores.
+DEFAULT_MAX_RATE_HZ = 1000.0
 
 
 @dataclass
@@ -49,6 +56,8 @@ class LiveOptions:
     graph_period_s: float = 1.0
     # Bytes per second of big messages (64 KiB and more) sent to viewers; None: no limit.
     max_bytes_per_s: float | None = DEFAULT_MAX_BYTES_PER_S
+    # Messages per second of each topic sent to viewers; None: every message.
+    max_rate_hz: float | None = DEFAULT_MAX_RATE_HZ
 
 
 class LiveBridge:
@@ -64,15 +73,18 @@ class LiveBridge:
     ) -> None:
         self.options = options or LiveOptions()
         self.forwarded = 0  # messages handed to the server (approximate: updated without a lock)
-        self.thinned: dict[str, int] = {}  # topic -> big messages not sent to viewers (over budget)
         limit = self.options.max_bytes_per_s
         self._budget = ByteBudget(limit) if limit else None
+        rate = self.options.max_rate_hz
+        if rate is not None and not rate > 0:
+            raise ValueError(f"a live view rate must be > 0 messages/s, got {rate}")
+        self._interval_ns = round(1e9 / rate) if rate else 0
+        self._warned_thinning = False
         self._accepts = accepts or (lambda _topic: True)
         self._context = foxglove.Context()
         self._server: WebSocketServer | None = None
         self._node: Node | None = None
-        # topic -> (type name, channel); None for a topic not served
-        self._channels: dict[str, tuple[str, foxglove.Channel | None]] = {}
+        self._topics: dict[str, _LiveTopic] = {}
         self._requested: set[tuple[str, str]] = set()
         self._pending: deque[tuple[str, str]] = deque()
         self._retry_at: dict[tuple[str, str], float] = {}
@@ -93,7 +105,12 @@ class LiveBridge:
     @property
     def topics(self) -> dict[str, str]:
         """Advertised topics and their type names."""
-        return {topic: type_name for topic, (type_name, ch) in self._channels.items() if ch is not None}
+        return {topic: live.type_name for topic, live in self._topics.items() if live.channel is not None}
+
+    @property
+    def thinned(self) -> dict[str, int]:
+        """Topic -> messages not sent to viewers because of a limit (approximate: counted without a lock)."""
+        return {topic: live.thinned for topic, live in self._topics.items() if live.thinned}
 
     def start(self) -> None:
         """Bind the server and join the graph; on failure nothing is left running."""
@@ -122,29 +139,52 @@ class LiveBridge:
 
     def forward(self, message: RawMessage) -> None:
         """Send ``message`` to subscribed clients; cheap and non-blocking, safe on any thread."""
-        entry = self._channels.get(message.topic)
-        if entry is None or entry[0] != message.type_name:
+        live = self._topics.get(message.topic)
+        if live is None or live.type_name != message.type_name:
             self._request(message.topic, message.type_name)
             return
-        channel = entry[1]
-        if channel is not None and channel.base.has_sinks():
-            data = message.data
-            if len(data) >= SMALL_BYTES and self._budget is not None and not self._budget.take(len(data)):
-                self._thin(message.topic)
-                return
-            # BaseChannel.log: Channel.log's Python-side checks cost more than the log itself
-            channel.base.log(data, message.receive_time_ns, None)
-            self.forwarded += 1
+        # The rate check comes first, as the cheapest path: in a flood with a viewer nearly every
+        # message takes it. due_ns stays 0 until a message of the topic went to a viewer.
+        if live.due_ns and monotonic_ns() < live.due_ns:
+            live.thinned += 1
+            if not self._warned_thinning:
+                self._warn_thinning(live.topic)
+            return
+        base = live.base
+        if base is None or not base.has_sinks():
+            return
+        data = message.data
+        if len(data) >= SMALL_BYTES and self._budget is not None and not self._budget.take(len(data)):
+            live.thinned += 1
+            if not self._warned_thinning:
+                self._warn_thinning(live.topic)
+            return
+        interval = self._interval_ns
+        if interval:  # the next slot: the rate on average, at most one message early
+            now = monotonic_ns()
+            live.due_ns = max(live.due_ns, now - interval) + interval
+        # BaseChannel.log: Channel.log's Python-side checks cost more than the log itself
+        base.log(data, message.receive_time_ns, None)
+        self.forwarded += 1
 
-    def _thin(self, topic: str) -> None:
-        if not self.thinned:  # once: the end report (CLI) or this line (in-process) says the rest
-            log.warning(
-                "live view: big messages beyond %g MB/s now skip the viewers, starting with %s "
-                "(the recording keeps them all; LiveOptions.max_bytes_per_s / --live-bandwidth)",
-                (self.options.max_bytes_per_s or 0) / 1e6,
-                topic,
-            )
-        self.thinned[topic] = self.thinned.get(topic, 0) + 1
+    def _warn_thinning(self, topic: str) -> None:
+        """Once: the end report (CLI) or this line (in-process users have no report) says the rest."""
+        self._warned_thinning = True
+        log.warning(
+            "live view: %s now skip the viewers, starting with %s (the recording keeps them all; %s)",
+            self.describe_limits(),
+            topic,
+            "LiveOptions.max_rate_hz / --live-rate, LiveOptions.max_bytes_per_s / --live-bandwidth",
+        )
+
+    def describe_limits(self) -> str:
+        """What is held back from viewers, in words: ``messages beyond 1000/s per topic, ...``."""
+        limits = []
+        if self.options.max_rate_hz:
+            limits.append(f"messages beyond {self.options.max_rate_hz:g}/s per topic")
+        if self.options.max_bytes_per_s:
+            limits.append(f"big messages beyond {self.options.max_bytes_per_s / 1e6:g} MB/s")
+        return " and ".join(limits) or "no messages"
 
     def stop(self) -> None:
         """Stop forwarding, disconnect clients, leave the graph. Safe to call twice."""
@@ -156,10 +196,10 @@ class LiveBridge:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        for _type_name, channel in self._channels.values():
-            if channel is not None:
-                channel.close()
-        self._channels.clear()
+        for live in self._topics.values():  # kept: their thinned counts are read after stop()
+            if live.channel is not None:
+                live.channel.close()
+                live.channel = live.base = None
         if self._server is not None:
             _stop_server(self._server)
             self._server = None
@@ -200,11 +240,12 @@ class LiveBridge:
     def _open_pending(self) -> None:
         while self._pending:
             topic, type_name = key = self._pending.popleft()
-            entry = self._channels.get(topic)
-            if entry is not None and entry[0] == type_name:
+            old = self._topics.get(topic)
+            if old is not None and old.type_name == type_name:
                 continue
+            thinned = old.thinned if old is not None else 0
             if not self._accepts(topic):
-                self._channels[topic] = (type_name, None)
+                self._topics[topic] = _LiveTopic(topic, type_name, None, thinned)
                 continue
             type_info = self._node.lookup_type(type_name) if type_name else None
             if type_info is None:
@@ -222,11 +263,11 @@ class LiveBridge:
                 message_encoding="protobuf",
                 context=self._context,
             )
-            self._channels[topic] = (type_name, channel)
-            if entry is not None:  # the topic changed type: the old one may come back later
-                self._requested.discard((topic, entry[0]))
-                if entry[1] is not None:
-                    entry[1].close()
+            self._topics[topic] = _LiveTopic(topic, type_name, channel, thinned)
+            if old is not None:  # the topic changed type: the old one may come back later
+                self._requested.discard((topic, old.type_name))
+                if old.channel is not None:
+                    old.channel.close()
         now = time.monotonic()
         for key, when in list(self._retry_at.items()):
             if when <= now:
@@ -237,7 +278,7 @@ class LiveBridge:
         for endpoint in endpoints:
             if (
                 endpoint.kind == "pub"
-                and endpoint.topic not in self._channels
+                and endpoint.topic not in self._topics
                 and self._accepts(endpoint.topic)
             ):
                 self._request(endpoint.topic, endpoint.type_name)
@@ -245,6 +286,21 @@ class LiveBridge:
         if view != self._graph and self._server is not None:
             self._server.publish_connection_graph(view.to_foxglove())
             self._graph = view
+
+
+class _LiveTopic:
+    """One topic as the live view serves it: its type and channel (None: not served), when it
+    may next go to viewers, and how many of its messages did not."""
+
+    __slots__ = ("base", "channel", "due_ns", "thinned", "topic", "type_name")
+
+    def __init__(self, topic: str, type_name: str, channel: foxglove.Channel | None, thinned: int) -> None:
+        self.topic = topic
+        self.type_name = type_name
+        self.channel = channel
+        self.base = channel.base if channel is not None else None  # one attribute less per message
+        self.due_ns = 0
+        self.thinned = thinned
 
 
 def _stop_server(server: WebSocketServer) -> None:
