@@ -300,6 +300,25 @@ def test_bridge_forwards_only_to_subscribed_clients_and_adds_later_topics(domain
     assert any(e["topic"] == "/live/later" for e in events if e["event"] == "message")
 
 
+def test_a_burst_reaches_the_viewer_whole_and_in_order_though_nothing_follows(domain: str) -> None:
+    """Messages for viewers go out in batches: the last batch of a burst is sent by the bridge
+    thread, with no later message to carry it."""
+    with LiveBridge(LiveOptions(port=0, max_rate_hz=None)) as bridge, Node("pub") as node:
+        bridge.follow(["/live/burst"])
+        publisher = node.create_publisher(Scalars, "/live/burst")
+        publisher.wait_for_subscribers(10)
+        publisher.publish(Scalars(step=1000))  # advertised on first sight, before the client
+        _wait_until(lambda: "/live/burst" in bridge.topics)
+        client = start_client(bridge.url, "--topic", "/live/burst", "--count", "50", "--timeout", "30")
+        wait_for_line(client.stdout, '"subscribed"', timeout_s=30)
+        time.sleep(0.5)  # the server registers the subscription
+        for step in range(50):  # a few milliseconds in all: most wait in the outbox
+            publisher.publish(Scalars(step=step))
+        events = client_events(client)
+    steps = [int(e["message"].get("step", 0)) for e in events if e["event"] == "message"]
+    assert steps == list(range(50))
+
+
 def _wait_until(condition, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
