@@ -51,6 +51,16 @@ def live_url(process: subprocess.Popen) -> str:
     return re.search(r"ws://[\w.\[\]:]+", line).group(0)
 
 
+def start_live_recorder(domain: str, output: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """``simrec record ARGS --serve`` on a free port, once recording; returns it and its URL."""
+    recorder = start_process(
+        simrec_command("record", *args, "--serve", "--port", "0", "-o", str(output), "-q"), domain
+    )
+    url = live_url(recorder)
+    wait_for_line(recorder.stderr, "recording")
+    return recorder, url
+
+
 def as_dict(entries: list[dict] | dict) -> dict:
     """Protobuf maps as decoded from a descriptor: a list of {key, value} entries."""
     return entries if isinstance(entries, dict) else {e["key"]: e["value"] for e in entries}
@@ -77,12 +87,8 @@ def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
     domain: str, tmp_path: Path
 ) -> None:
     output = tmp_path / "live.mcap"
-    recorder = start_process(
-        simrec_command("record", "/test/data", "--serve", "--port", "0", "-o", str(output), "-q"), domain
-    )
-    url = live_url(recorder)
+    recorder, url = start_live_recorder(domain, output, "/test/data")
     assert url.startswith("ws://127.0.0.1:")
-    wait_for_line(recorder.stderr, "recording")
     client = start_client(
         url, "--topic", "/test/data", "--count", "30", "--graph", "/test/data", "--timeout", "45"
     )
@@ -116,11 +122,7 @@ def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
 
 def test_a_client_that_never_reads_does_not_stall_the_recorder(domain: str, tmp_path: Path) -> None:
     output = tmp_path / "stalled.mcap"
-    recorder = start_process(
-        simrec_command("record", "/test/big", "--serve", "--port", "0", "-o", str(output), "-q"), domain
-    )
-    url = live_url(recorder)
-    wait_for_line(recorder.stderr, "recording")
+    recorder, url = start_live_recorder(domain, output, "/test/big")
     count, payload = 2000, "x" * 30_000  # 60 MB: far beyond the socket buffers and the backlog
     with Node("flood") as node:
         publisher = node.create_publisher(Scalars, "/test/big")
@@ -143,14 +145,7 @@ def test_big_messages_over_the_live_budget_skip_viewers_not_the_recording(
     domain: str, tmp_path: Path
 ) -> None:
     output = tmp_path / "budget.mcap"
-    recorder = start_process(
-        simrec_command(
-            "record", "-a", "--serve", "--port", "0", "--live-bandwidth", "1", "-o", str(output), "-q"
-        ),
-        domain,
-    )
-    url = live_url(recorder)
-    wait_for_line(recorder.stderr, "recording")
+    recorder, url = start_live_recorder(domain, output, "-a", "--live-bandwidth", "1")
     frame = "x" * 200_000  # 200 kB: above the 64 KiB line, so it counts against the budget
     count = 100
     with Node("frames") as node:
@@ -186,14 +181,7 @@ def test_each_topic_reaches_viewers_at_most_at_the_live_rate(domain: str, tmp_pa
     """A 100-byte flood reaches the viewer thinned to --live-rate; a slow topic whole; the file
     keeps every message of both."""
     output = tmp_path / "rate.mcap"
-    recorder = start_process(
-        simrec_command(
-            "record", "-a", "--serve", "--port", "0", "--live-rate", "20", "-o", str(output), "-q"
-        ),
-        domain,
-    )
-    url = live_url(recorder)
-    wait_for_line(recorder.stderr, "recording")
+    recorder, url = start_live_recorder(domain, output, "-a", "--live-rate", "20")
     with Node("rates") as node:
         fast = node.create_publisher(Scalars, "/test/fast")
         slow = node.create_publisher(Scalars, "/test/slow")

@@ -1,7 +1,8 @@
 """Foxglove WebSocket views of the graph (foxglove-sdk, subprotocol ``foxglove.sdk.v1``).
 
 ``LiveBridge`` advertises graph topics as Foxglove channels and forwards payload bytes as
-they arrive, only while a client is subscribed (big messages within a byte budget);
+they arrive, only while a client is subscribed (each topic within a rate, big messages
+within a byte budget);
 ``open_server`` starts a server with clear errors for a busy port or a bad host.
 """
 

@@ -3,11 +3,11 @@
 Messages reach the bridge through ``forward`` (a recorder's tap, or the bridge's own
 best-effort subscriptions via ``follow``). ``forward`` runs on the caller's thread and does
 a dict lookup and ``has_sinks()``; bytes are handed to the server only while a client is
-subscribed, and the server keeps at most ``backlog`` messages per client (oldest dropped),
-so a slow or stuck viewer never holds anyone back. Each topic reaches viewers at up to
-``max_rate_hz`` messages per second, and messages of 64 KiB and more share a byte budget
-(``max_bytes_per_s``): beyond either they skip the viewers (never the recording) and are
-counted in ``thinned``.
+subscribed, in batches every 10 ms, and the server keeps at most ``backlog`` messages per
+client (oldest dropped), so a slow or stuck viewer never holds anyone back. Each topic
+reaches viewers at up to ``max_rate_hz`` messages per second, and messages of 64 KiB and more
+share a byte budget (``max_bytes_per_s``): beyond either they skip the viewers (never the
+recording) and are counted in ``thinned``.
 Schema lookups, which wait on the graph, and the connection graph refresh run on the
 bridge's own thread.
 """

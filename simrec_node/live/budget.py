@@ -1,15 +1,16 @@
 """How many bytes per second the live view may send: big messages beyond it skip the viewers.
 
 A viewer draws at display rate; handing it every 1 MiB frame of a 400 MB/s stream costs the
-machine a copy per client and the client's CPU for frames no one sees. Small messages (plots)
-are never thinned, and the recording is never touched: only what goes to viewers.
+machine a copy per client and the client's CPU for frames no one sees. Small messages do not
+count against it (the bridge's rate per topic limits those), and the recording is never
+touched: only what goes to viewers.
 """
 
 from __future__ import annotations
 
 import time
 
-SMALL_BYTES = 64 * 1024  # messages below this always go to viewers (they count against nothing)
+SMALL_BYTES = 64 * 1024  # messages below this count against nothing here
 _BURST_S = 0.1  # how much unused budget may pile up: a tenth of a second's worth
 
 
