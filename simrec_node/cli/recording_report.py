@@ -60,8 +60,8 @@ def report_recording(recorder: Recorder, output: object) -> int:
             "and were not written: no snapshot was asked for after them",
             file=sys.stderr,
         )
-    if recorder.notice:
-        print(f"simrec: warning: {recorder.notice}", file=sys.stderr)
+    for notice in recorder.notices:
+        print(f"simrec: warning: {notice}", file=sys.stderr)
     if recorder.write_error is not None:
         print(f"simrec: error: writing {output} failed: {recorder.write_error}", file=sys.stderr)
         return 1

@@ -123,9 +123,9 @@ class Recorder:
         return list(self._paths)
 
     @property
-    def notice(self) -> str | None:
-        """Something the user must hear at the end (a full disk paused the recording, say)."""
-        return self._loop.notice if self._loop is not None else None
+    def notices(self) -> list[str]:
+        """What the user must hear at the end, in order (each pause for a full disk, say)."""
+        return list(self._loop.notices) if self._loop is not None else []
 
     @property
     def snapshot_ring(self) -> SnapshotRing | None:

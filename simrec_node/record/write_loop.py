@@ -88,7 +88,8 @@ class WriteLoop:
         self._size_at_disk_check = 0
         self._next_trim = 0.0
         self.disk_paused = False
-        self.notice: str | None = None  # what the user must hear at the end (a file left unindexed)
+        # What the user must hear at the end, in order: each pause, each file left unindexed.
+        self.notices: list[str] = []
         self.finished = threading.Event()
 
     # other threads ---------------------------------------------------------------------
@@ -324,18 +325,21 @@ class WriteLoop:
     def _disk_full(self, reason: str) -> None:
         files = self._files
         path = files.path
+        indexed = True
         try:
             files.close_current()
             closed = f"closed {path} cleanly"
-        except OSError:
+        except OSError:  # no room even for the index
+            indexed = False
             closed = f"{path} is left without its index; `simrec recover {path}` makes it whole"
-            self.notice = closed
         files.generation += 1  # the write loop sees that no file is open
         if self._policy.pause_on_disk_full:
             self.disk_paused = True
             self._next_disk_check = time.monotonic() + _DISK_CHECK_PERIOD_S
-            self.notice = f"{reason}: {closed}; paused until there is room again"
+            self.notices.append(f"{reason}: {closed}; paused until there is room again")
             return
+        if not indexed:  # the error says it too, but the report's last lines are what users read
+            self.notices.append(closed)
         raise DiskFullError(f"{reason}: {closed}")
 
 
