@@ -3,6 +3,7 @@ file system (a tmpfs of a few MB, mounted by the test) and a real slow reader on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from mcap.reader import make_reader
+
+from simrec_node.record import McapWriter
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
 from .repair_logs import run_simrec
@@ -158,6 +161,35 @@ def test_pause_on_full_disk_goes_on_in_the_next_file(domain: str, small_disk: Pa
 
     first, second = sequences_in(output / "paused_0.mcap"), sequences_in(output / "paused_1.mcap")
     assert first and second and first[-1] < second[0]
+
+
+def test_a_record_half_written_to_a_full_disk_is_cut_back(small_disk: Path) -> None:
+    """A channel record that meets a full disk leaves no half record behind: once room is made
+    the file goes on and closes with offsets that hold."""
+    path = small_disk / "run.mcap"
+    ballast = small_disk / "ballast"
+    writer = McapWriter(path, compression="none")
+    schema = writer.add_schema("test.S", "protobuf", b"")
+    first = writer.add_channel("/first", "protobuf", schema)
+    writer.write(first, 0, 1, 1, b"one")
+    writer.flush()
+    with ballast.open("wb", buffering=0) as fill_up, contextlib.suppress(OSError):
+        while True:  # to the last byte: the file's last page keeps some slack of its own
+            fill_up.write(b"\0" * 65536)
+    size = path.stat().st_size
+    with pytest.raises(OSError):
+        writer.add_channel("/big", "protobuf", schema, {"note": "x" * 20_000})
+    assert path.stat().st_size == size
+    ballast.unlink()
+    later = writer.add_channel("/later", "protobuf", schema)
+    writer.write(later, 0, 2, 2, b"two")
+    writer.close()
+    with path.open("rb") as f:
+        reader = make_reader(f, validate_crcs=True)
+        summary = reader.get_summary()
+        messages = [(channel.topic, message.data) for _, channel, message in reader.iter_messages()]
+    assert sorted(c.topic for c in summary.channels.values()) == ["/first", "/later"]
+    assert messages == [("/first", b"one"), ("/later", b"two")]
 
 
 class SlowReader(threading.Thread):

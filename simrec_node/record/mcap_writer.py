@@ -292,7 +292,7 @@ class McapWriter:
         record = _record(
             _OP_SCHEMA, _U16.pack(schema_id) + _string(name) + _string(encoding) + _bytes_field(key[2])
         )
-        self._write(record)
+        self._write_whole(record)
         self._schema_ids[key] = schema_id
         self._schema_records.append(record)
         return schema_id
@@ -317,7 +317,7 @@ class McapWriter:
             + _string(message_encoding)
             + _string_map(metadata),
         )
-        self._write(record)
+        self._write_whole(record)
         self._channel_records.append(record)
         self._index[channel_id] = []
         return channel_id
@@ -328,7 +328,7 @@ class McapWriter:
         _check_str_dict(values, "metadata")
         record = _record(_OP_METADATA, _string(name) + _string_map(values))
         offset = self._pos
-        self._write(record)
+        self._write_whole(record)
         self._metadata_count += 1
         self._metadata_indexes.append(
             _record(_OP_METADATA_INDEX, _U64.pack(offset) + _U64.pack(len(record)) + _string(name))
@@ -518,6 +518,16 @@ class McapWriter:
                         raise OSError(f"short write: {written} of {size} bytes")
                     written += more
         self._pos += size
+
+    def _write_whole(self, record: bytes) -> None:
+        """Write one record outside a chunk; if that fails (a full disk, part of it written), cut
+        the file back so it ends in a whole record and later offsets stay true."""
+        start = self._pos
+        try:
+            self._write(record)
+        except OSError:
+            self._rewind(start)
+            raise
 
     def _rewind(self, pos: int) -> None:
         """Cut the file back to ``pos`` after a failed write, so it ends in a whole record."""

@@ -160,10 +160,11 @@ class WriteLoop:
                 else:
                     topic = message.topic
                     type_name, channel_id = channels.get(topic, ("", 0))
-                    if type_name != message.type_name or not channel_id:
-                        channel_id = files.channel_for(topic, message.type_name)
-                        channels[topic] = (message.type_name, channel_id)
                     try:
+                        # A new topic's schema and channel records meet a full disk as messages do.
+                        if type_name != message.type_name or not channel_id:
+                            channel_id = files.channel_for(topic, message.type_name)
+                            channels[topic] = (message.type_name, channel_id)
                         write(
                             channel_id,
                             message.sequence,
