@@ -17,7 +17,7 @@ from .conftest import drain, publisher_command, start_process, wait_for_line
 
 
 def test_big_payloads_cross_processes_in_shared_memory(domain: str) -> None:
-    """A 300 kB message from another process arrives as a shared-memory buffer, a small one not."""
+    """300 kB messages from another process go through its pool and arrive as shared memory."""
     samples: queue.Queue = queue.Queue()
     session = zenoh.open(build_config())
     try:
@@ -31,13 +31,14 @@ def test_big_payloads_cross_processes_in_shared_memory(domain: str) -> None:
                 domain,
             )
             try:
-                wait_for_line(process.stdout, "published 20")
+                done = wait_for_line(process.stdout, "published 20")
                 received = drain(samples, 20)
                 type_info = listener.lookup_type("test.Custom")
             finally:
                 process.wait(timeout=20)
     finally:
         session.close()
+    assert "(20 through the shared-memory pool)" in done
     assert len(received) == 20
     assert all(sample.payload.as_shm() is not None for sample in received)
     decoded = [type_info.message_class.FromString(sample.payload.to_bytes()) for sample in received]

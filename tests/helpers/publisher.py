@@ -1,6 +1,7 @@
 """A real publisher process for tests: publishes numbered messages on the simrec graph.
 
-Prints ``ready`` once a subscriber matches, then ``published N`` when done. ``--type custom``
+Prints ``ready`` once a subscriber matches, then ``published N (K through the shared-memory
+pool)`` when done. ``--type custom``
 publishes a message type built at run time, so the receiving side has no code for it.
 """
 
@@ -13,6 +14,7 @@ import time
 from google.protobuf import descriptor_pb2
 
 from simrec_node.graph import Node, TypeInfo
+from simrec_node.graph.session import shared_memory_pool
 from simrec_node.msgs import Clock, Scalars
 
 
@@ -57,7 +59,9 @@ def main() -> None:
             if period:
                 next_time += period
                 time.sleep(max(0.0, next_time - time.monotonic()))
-        print(f"published {args.count}", flush=True)
+        pool = shared_memory_pool()
+        shared = pool.shared if pool is not None else 0
+        print(f"published {args.count} ({shared} through the shared-memory pool)", flush=True)
         time.sleep(args.linger)
 
 
