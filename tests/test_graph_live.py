@@ -92,12 +92,15 @@ def test_late_joiner_gets_history_with_transient_local(domain: str) -> None:
     received: queue.Queue = queue.Queue()
     with Node("talker") as talker, Node("listener") as listener:
         publisher = talker.create_publisher(Clock, "/latched", LATCHED)
+        assert not publisher.has_subscribers
         for step in range(3):
             publisher.publish(Clock(step=step))
         time.sleep(0.3)
         listener.create_subscription(Clock, "/latched", received.put, LATCHED)
         messages = drain(received, 1, timeout_s=10)
+        matched = publisher.wait_for_subscribers(10)  # a latched publisher knows its subscribers too
     assert [m.step for m in messages] == [2]
+    assert matched
 
 
 def test_best_effort_subscription_keeps_the_newest(domain: str) -> None:

@@ -66,8 +66,11 @@ class Publisher:
                 publisher_detection=True,
                 **options,
             )
+            # An advanced publisher reports no matching status: a plain one on the same key,
+            # never put to, tells whether anyone subscribes.
+            self._matching = session.declare_publisher(key, **options)
         else:
-            self._zenoh_publisher = session.declare_publisher(key, **options)
+            self._zenoh_publisher = self._matching = session.declare_publisher(key, **options)
         self._token = session.liveliness().declare_token(
             token_key(domain, "pub", self.publisher_id, type_info.name, topic)
         )
@@ -82,7 +85,7 @@ class Publisher:
     @property
     def has_subscribers(self) -> bool:
         """True once some subscription on the graph matches this topic."""
-        return self._zenoh_publisher.matching_status.matching
+        return self._matching.matching_status.matching
 
     def wait_for_subscribers(self, timeout_s: float = 5.0) -> bool:
         """Block until a matching subscription exists (or the timeout passes)."""
@@ -109,4 +112,6 @@ class Publisher:
         if not self._closed:
             self._closed = True
             self._token.undeclare()
+            if self._matching is not self._zenoh_publisher:
+                self._matching.undeclare()
             self._zenoh_publisher.undeclare()
