@@ -68,16 +68,30 @@ def test_a_full_pool_sends_payloads_the_network_way(domain: str) -> None:
 def test_small_payloads_and_latched_topics_stay_out_of_the_pool(domain: str) -> None:
     pool = SharedMemoryPool(size=4 * 1024 * 1024)
     with Node("talker") as node:
+        node.session.declare_subscriber(topic_to_key(domain, "/**"), lambda sample: None)
         small = Publisher(node.session, domain, "/small", TypeInfo.of(Tensor), RELIABLE, pool)
-        small.publish(b"x" * (MIN_BYTES - 1))
         big = Publisher(node.session, domain, "/big", TypeInfo.of(Tensor), RELIABLE, pool)
-        big.publish(b"x" * MIN_BYTES)
         # a late-joiner cache would keep its payloads' chunks for good
         latched = Publisher(node.session, domain, "/latched", TypeInfo.of(Tensor), LATCHED, pool)
+        assert all(p.wait_for_subscribers(10) for p in (small, big, latched))
+        small.publish(b"x" * (MIN_BYTES - 1))
+        big.publish(b"x" * MIN_BYTES)
         latched.publish(b"x" * MIN_BYTES)
         for publisher in (small, big, latched):
             publisher.close()
     assert (pool.shared, pool.fallbacks) == (1, 0)
+
+
+def test_a_payload_nobody_listens_to_is_not_copied(domain: str) -> None:
+    """An in-process recorder shares every logged value on the graph: with no subscriber there,
+    a frame must not cost a copy into shared memory."""
+    pool = SharedMemoryPool(size=4 * 1024 * 1024)
+    with Node("talker") as node:
+        lonely = Publisher(node.session, domain, "/lonely", TypeInfo.of(Tensor), RELIABLE, pool)
+        for _ in range(5):
+            lonely.publish(b"x" * (1 << 20))
+        lonely.close()
+    assert (pool.shared, pool.fallbacks) == (0, 0)
 
 
 def test_a_config_can_turn_shared_memory_off() -> None:
