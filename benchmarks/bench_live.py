@@ -59,6 +59,8 @@ def run_once(
         RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression),
         tap=bridge.forward if bridge else None,
     )
+    if bridge:
+        bridge.yield_to(recorder.is_behind)  # as `simrec record --serve` does
     client = publisher = None
     with Node("bench_primer") as primer:
         try:

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from mcap.reader import make_reader
 
 from simrec_node.graph import Node, TypeInfo
 from simrec_node.live import LiveBridge, LiveOptions
-from simrec_node.msgs import Scalars
+from simrec_node.msgs import CompressedImage, Scalars
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
 from .mcap_interop import INTEROP_DIR, ensure_node_peers, node_validate
@@ -172,7 +173,8 @@ def test_big_messages_over_the_live_budget_skip_viewers_not_the_recording(
     assert [m.step for m in messages_in(output, "/test/plot")] == list(range(count))
     assert err.count("now skip the viewers, starting with /test/frames") == 1  # said once, when it began
     line = next(line for line in err.splitlines() if "were not sent to viewers" in line)
-    assert "big messages beyond 1 MB/s" in line and "--live-bandwidth" in line and "/test/plot" not in line
+    assert "big messages beyond 1 MB/s (2/s per topic while the recorder is behind)" in line
+    assert "--live-bandwidth" in line and "/test/plot" not in line
     thinned = int(re.search(r"/test/frames ([\d,]+)", line).group(1).replace(",", ""))
     assert 50 <= thinned < count  # 1 MB/s lets ~5 frames a second through, plus a first burst
 
@@ -305,6 +307,53 @@ def test_a_burst_reaches_the_viewer_whole_and_in_order_though_nothing_follows(do
         events = client_events(client)
     steps = [int(e["message"].get("step", 0)) for e in events if e["event"] == "message"]
     assert steps == list(range(50))
+
+
+def test_big_messages_reach_viewers_twice_a_second_while_the_recorder_is_behind(domain: str) -> None:
+    """``yield_to``: frames pass whole while the recorder keeps up, and at most ~2/s per topic
+    while it is behind; small messages never wait on it."""
+    behind = threading.Event()
+    pixels = bytes(100_000)  # above the 64 KiB line
+
+    def frame(step: int) -> CompressedImage:
+        return CompressedImage(frame_id=str(step), format="jpeg", data=pixels)
+
+    with LiveBridge(LiveOptions(port=0)) as bridge, Node("pub") as node:
+        bridge.yield_to(behind.is_set)
+        bridge.follow(["/live/frames", "/live/plot"])
+        frames = node.create_publisher(CompressedImage, "/live/frames")
+        plot = node.create_publisher(Scalars, "/live/plot")
+        assert frames.wait_for_subscribers(10) and plot.wait_for_subscribers(10)
+        frames.publish(frame(1000))  # advertised on first sight
+        plot.publish(Scalars(step=1000))
+        _wait_until(lambda: {"/live/frames", "/live/plot"} <= set(bridge.topics))
+        client = start_client(
+            bridge.url, "--topic", "/live/frames", "--topic", "/live/plot", "--count", "1e9"
+        )
+        wait_for_line(client.stdout, '"subscribed"', timeout_s=30)
+        time.sleep(0.5)  # the server registers the subscriptions
+        for step in range(100):  # 50 frames/s: 20 while keeping up, then 80 while behind
+            if step == 20:
+                behind.set()
+                behind_since = time.monotonic()
+            frames.publish(frame(step))
+            plot.publish(Scalars(step=step))
+            time.sleep(0.02)
+        behind_s = time.monotonic() - behind_since
+        time.sleep(1.0)
+        thinned = bridge.thinned
+        client.kill()
+        out, _ = client.communicate()
+    lines = out.splitlines() if out.endswith("\n") else out.splitlines()[:-1]  # killed mid-line
+    events = [json.loads(line) for line in lines]
+    messages = [e for e in events if e["event"] == "message"]
+    plot_seen = [int(e["message"].get("step", 0)) for e in messages if e["topic"] == "/live/plot"]
+    frames_seen = [int(e["message"]["frame_id"]) for e in messages if e["topic"] == "/live/frames"]
+    assert plot_seen == list(range(100))  # small messages: every one
+    assert frames_seen[:20] == list(range(20)), frames_seen  # every frame while the recorder kept up
+    while_behind = frames_seen[20:]
+    assert while_behind == sorted(while_behind) and 1 <= len(while_behind) <= 2 * behind_s + 1, frames_seen
+    assert thinned == {"/live/frames": 80 - len(while_behind)}
 
 
 def _wait_until(condition, timeout_s: float = 20.0) -> None:

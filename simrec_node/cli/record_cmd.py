@@ -213,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
     stop = install_stop_handlers()
     live = start_live(args, selection.accepts)
     recorder = Recorder(options, tap=live.forward if live else None)
+    if live:
+        live.yield_to(recorder.is_behind)
     try:
         recorder.start()
     except BaseException:

@@ -414,7 +414,12 @@ class Recorder:
 
         if serve:
             self._bridge = _start_bridge(domain, serve_port)
+            self._bridge.yield_to(self._is_behind)
         self._node = Node(node_name, domain=domain)
+
+    def _is_behind(self) -> bool:
+        """More than a quarter of the queue waits for the writer: the live view gives way."""
+        return self._queued_bytes * 4 > self._max_bytes
 
     def _leave_graph(self) -> None:
         if self._bridge is not None:

@@ -7,7 +7,8 @@ subscribed, in batches every 10 ms, and the server keeps at most ``backlog`` mes
 client (oldest dropped), so a slow or stuck viewer never holds anyone back. Each topic
 reaches viewers at up to ``max_rate_hz`` messages per second, and messages of 64 KiB and more
 share a byte budget (``max_bytes_per_s``): beyond either they skip the viewers (never the
-recording) and are counted in ``thinned``.
+recording) and are counted in ``thinned``. While a recorder that ``yield_to`` names is
+behind, big messages go to viewers at most twice a second per topic: the recording comes first.
 Schema lookups, which wait on the graph, and the connection graph refresh run on the
 bridge's own thread.
 """
@@ -51,6 +52,11 @@ DEFAULT_MAX_RATE_HZ = 1000.0
 # which made a 1 kHz topic cost the recorder ~1 us per message of a 150k msg/s flood). A
 # viewer draws a frame every ~16 ms, so the wait does not show.
 _BATCH_NS = 10_000_000
+# While the recorder is behind, a topic's big messages go to viewers this far apart. A viewer
+# still sees a fresh frame twice a second; in a 1 GB/s flood of 1 MiB frames the ~60 frames/s
+# that the byte budget allows cost the recorder 15-35 % of its throughput on two cores (each
+# one ~1 ms of CPU for copies and the socket, and memory bandwidth the writer needs).
+_BEHIND_INTERVAL_NS = 500_000_000
 
 
 @dataclass
@@ -89,6 +95,7 @@ class LiveBridge:
             raise ValueError(f"a live view rate must be > 0 messages/s, got {rate}")
         self._interval_ns = round(1e9 / rate) if rate else 0
         self._warned_thinning = False
+        self._busy: Callable[[], bool] | None = None
         # (channel, payload, log time) for viewers, sent every _BATCH_NS: see _BATCH_NS
         self._outbox: deque[tuple[BaseChannel, bytes, int]] = deque()
         self._batch_lock = threading.Lock()
@@ -150,6 +157,11 @@ class LiveBridge:
         for topic in topics:
             self._subscriptions.append(self._node.create_subscription(None, topic, self.forward, _FOLLOW_QOS))
 
+    def yield_to(self, busy: Callable[[], bool]) -> None:
+        """While ``busy()`` is true (a recorder's writer is behind), big messages go to viewers
+        at most twice a second per topic. Not with ``max_bytes_per_s=None``: that sends them all."""
+        self._busy = busy
+
     def forward(self, message: RawMessage) -> None:
         """Send ``message`` to subscribed clients; cheap and non-blocking, safe on any thread."""
         live = self._topics.get(message.topic)
@@ -167,7 +179,8 @@ class LiveBridge:
         if base is None or not base.has_sinks():
             return
         data = message.data
-        if len(data) >= SMALL_BYTES and self._budget is not None and not self._budget.take(len(data)):
+        big = len(data) >= SMALL_BYTES and self._budget is not None
+        if big and not self._budget.take(len(data)):
             live.thinned += 1
             if not self._warned_thinning:
                 self._warn_thinning(live.topic)
@@ -176,6 +189,8 @@ class LiveBridge:
         interval = self._interval_ns
         if interval:  # the next slot: the rate on average, at most one message early
             live.due_ns = max(live.due_ns, now - interval) + interval
+        if big and self._busy is not None and self._busy():
+            live.due_ns = now + _BEHIND_INTERVAL_NS
         outbox = self._outbox
         if not outbox:
             self._wake.set()  # the bridge thread sends this batch if no later message does
@@ -214,7 +229,12 @@ class LiveBridge:
         if self.options.max_rate_hz:
             limits.append(f"messages beyond {self.options.max_rate_hz:g}/s per topic")
         if self.options.max_bytes_per_s:
-            limits.append(f"big messages beyond {self.options.max_bytes_per_s / 1e6:g} MB/s")
+            behind = (
+                f" ({1e9 / _BEHIND_INTERVAL_NS:g}/s per topic while the recorder is behind)"
+                if self._busy is not None
+                else ""
+            )
+            limits.append(f"big messages beyond {self.options.max_bytes_per_s / 1e6:g} MB/s{behind}")
         return " and ".join(limits) or "no messages"
 
     def stop(self) -> None:

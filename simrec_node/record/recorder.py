@@ -107,6 +107,11 @@ class Recorder:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
+    def is_behind(self) -> bool:
+        """True while more than a quarter of the cache waits for the writer: optional work on
+        the same machine (the live view) should give way."""
+        return self._queued_bytes * 4 > self.options.max_queue_bytes
+
     @property
     def write_error(self) -> BaseException | None:
         """The error that stopped the writer thread (a full disk, say), if any."""
