@@ -53,7 +53,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
         metavar="MB/S",
         help=(
             "MB/s of big messages (64 KiB and more: frames, big tensors) sent to viewers; beyond it "
-            "they skip the viewers, never the recording. 0 = no limit "
+            "they skip the viewers, never the recording; while `record` is behind, 2/s per topic. "
+            "0 = no limit "
             f"(default {DEFAULT_MAX_BYTES_PER_S / 1e6:g})"
         ),
     )
