@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import shutil
+import signal
+from pathlib import Path
 
+import pytest
 import zenoh
+from mcap.reader import make_reader
 
 from simrec_node.graph import LATCHED, RELIABLE, Node, TypeInfo
 from simrec_node.graph.names import topic_to_key
@@ -13,7 +19,7 @@ from simrec_node.graph.shared_memory import MIN_BYTES, SharedMemoryPool
 from simrec_node.graph.zenoh_config import build_config, shared_memory_enabled
 from simrec_node.msgs import Tensor
 
-from .conftest import drain, publisher_command, start_process, wait_for_line
+from .conftest import drain, publisher_command, simrec_command, start_process, wait_for_line
 
 
 def test_big_payloads_cross_processes_in_shared_memory(domain: str) -> None:
@@ -98,3 +104,45 @@ def test_a_config_can_turn_shared_memory_off() -> None:
     config = zenoh.Config.from_json5('{"transport": {"shared_memory": {"enabled": false}}}')
     assert not shared_memory_enabled(config)
     assert shared_memory_enabled(build_config())
+
+
+def _under_a_memory_lock_limit(command: list[str]) -> list[str]:
+    """``command`` as a user whose locked memory is limited to 8 MiB (most Linux systems' default)."""
+    if shutil.which("prlimit") is None or (os.geteuid() == 0 and shutil.which("setpriv") is None):
+        pytest.skip("needs prlimit (and setpriv as root) from util-linux")
+    limited = ["prlimit", f"--memlock={8 << 20}:{8 << 20}", *command]
+    if os.geteuid() == 0:  # root's CAP_IPC_LOCK lifts the limit: drop it
+        limited = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", *limited]
+    return limited
+
+
+def test_under_a_memory_lock_limit_big_payloads_take_the_network_and_none_is_lost(
+    domain: str, tmp_path: Path
+) -> None:
+    """Zenoh locks every pool it maps and a receiver keeps each publisher's pool until it exits:
+    with shared memory on, a limited recorder lost the messages of the second publisher process.
+    The defaults leave it off there, and ``record`` says why."""
+    output = tmp_path / "limited.mcap"
+    recorder = start_process(
+        _under_a_memory_lock_limit(simrec_command("record", "-a", "-o", str(output))), domain
+    )
+    wait_for_line(recorder.stderr, "recording")
+    note = wait_for_line(recorder.stderr, "note:")
+    for generation in range(3):  # each publisher process would bring a pool of its own
+        publisher = start_process(
+            _under_a_memory_lock_limit(
+                publisher_command("--topic", "/big", "--type", "custom", "--size", "300000", "--count", "20")
+            ),
+            domain,
+        )
+        out, err = publisher.communicate(timeout=60)
+        assert publisher.returncode == 0, err
+        assert "published 20 (0 through the shared-memory pool)" in out, (generation, out, err)
+        assert "shared memory" not in err  # no pool was even tried
+    recorder.send_signal(signal.SIGINT)
+    _, err = recorder.communicate(timeout=30)
+    assert recorder.returncode == 0, err
+    assert "loopback TCP, not shared memory" in note and "ulimit -l" in note
+    with output.open("rb") as f:
+        sizes = [len(m.data) for _, _, m in make_reader(f, validate_crcs=True).iter_messages(topics=["/big"])]
+    assert len(sizes) == 60 and min(sizes) > 300_000

@@ -246,7 +246,7 @@ def test_flood_into_a_slow_disk_keeps_memory_bounded_and_counts_every_drop(
     assert stats["queue_dropped"] + stats["gap_dropped"] == missing  # every loss is counted, none twice
     assert stats["received"] + stats["gap_dropped"] == count
     assert f"{stats['queue_dropped']:,} dropped by a full queue" in err
-    # 2 MiB of queue, the chunk being written, and Zenoh's 64 MiB shared-memory pool mapped in as
+    # 2 MiB of queue, the chunk being written, and the publisher's 16 MiB shared-memory pool mapped in as
     # it is read: nowhere near the 300 MB that went past.
     assert peak_kib - baseline_kib < 150 * 1024, (baseline_kib, peak_kib)
 

@@ -7,6 +7,7 @@ import shlex
 import sys
 import time
 
+from simrec_node.graph import why_no_shared_memory
 from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
 from simrec_node.record.keyboard import HELP as KEYS_HELP
@@ -226,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
     where = f"{options.output}{'/' if options.split else ''}"
     mode = " (snapshot mode)" if options.snapshot_mode else " (paused)" if options.start_paused else ""
     print(f"recording {what} to {where}{mode}", file=sys.stderr, flush=True)
+    no_shared_memory = why_no_shared_memory()
+    if no_shared_memory:
+        print(f"simrec: note: {no_shared_memory}", file=sys.stderr, flush=True)
     status = StatusLine(quiet=args.quiet)
     started = time.monotonic()
     try:

@@ -11,7 +11,7 @@ from .subscription import Subscription
 from .timer import Timer
 from .types import TypeInfo
 from .wire import RawMessage
-from .zenoh_config import ConfigError
+from .zenoh_config import ConfigError, why_no_shared_memory
 
 __all__ = [
     "BEST_EFFORT",
@@ -34,4 +34,5 @@ __all__ = [
     "Timer",
     "TypeInfo",
     "resolve_topic",
+    "why_no_shared_memory",
 ]
