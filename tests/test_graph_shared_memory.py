@@ -12,11 +12,12 @@ import pytest
 import zenoh
 from mcap.reader import make_reader
 
+from simrec_node.cli.mapped_memory import MappedMemoryCheck
 from simrec_node.graph import LATCHED, RELIABLE, Node, TypeInfo
 from simrec_node.graph.names import topic_to_key
 from simrec_node.graph.publisher import Publisher
-from simrec_node.graph.shared_memory import MIN_BYTES, SharedMemoryPool
-from simrec_node.graph.zenoh_config import build_config, shared_memory_enabled
+from simrec_node.graph.shared_memory import MIN_BYTES, POOL_BYTES, SharedMemoryPool, mapped_segment_bytes
+from simrec_node.graph.zenoh_config import build_config, shared_memory_enabled, why_no_shared_memory
 from simrec_node.msgs import Tensor
 
 from .conftest import drain, publisher_command, simrec_command, start_process, wait_for_line
@@ -146,3 +147,24 @@ def test_under_a_memory_lock_limit_big_payloads_take_the_network_and_none_is_los
     with output.open("rb") as f:
         sizes = [len(m.data) for _, _, m in make_reader(f, validate_crcs=True).iter_messages(topics=["/big"])]
     assert len(sizes) == 60 and min(sizes) > 300_000
+
+
+def test_a_publisher_process_pool_stays_mapped_and_a_long_recording_is_told(domain: str) -> None:
+    """Zenoh keeps a sender's pool mapped in the receiver after the sender exits (zenoh#2787):
+    ``mapped_segment_bytes`` sees it, and ``record``'s check warns once past its limit."""
+    if why_no_shared_memory():
+        pytest.skip("shared memory is off for this user")
+    before = mapped_segment_bytes()
+    with Node("listener") as listener:
+        listener.create_subscription(None, "/big", lambda message: None)
+        publisher = start_process(
+            publisher_command("--topic", "/big", "--type", "custom", "--size", "300000", "--count", "5"),
+            domain,
+        )
+        out, err = publisher.communicate(timeout=60)
+        assert "(5 through the shared-memory pool)" in out, err
+    assert mapped_segment_bytes() - before >= POOL_BYTES  # the exited publisher's pool, still here
+    check = MappedMemoryCheck(limit=before + POOL_BYTES)
+    warning = check.poll(0.0)
+    assert warning is not None and "stays mapped in this recorder" in warning and "zenoh#2787" in warning
+    assert check.poll(100.0) is None  # said once

@@ -15,10 +15,11 @@ from simrec_node.record.keyboard import RecordKeys
 
 from .byte_sizes import parse_byte_size
 from .errors import UsageError
+from .mapped_memory import MappedMemoryCheck
 from .recording_report import recording_status, report_recording
 from .serve_cmd import add_server_arguments, report_thinned, start_live
 from .signals import install_stop_handlers
-from .status import StatusLine
+from .status import StatusLine, print_over_status
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -231,10 +232,14 @@ def run(args: argparse.Namespace) -> int:
     if no_shared_memory:
         print(f"simrec: note: {no_shared_memory}", file=sys.stderr, flush=True)
     status = StatusLine(quiet=args.quiet)
+    mapped_memory = MappedMemoryCheck()
     started = time.monotonic()
     try:
         while not stop.wait(0.5):
             elapsed = time.monotonic() - started
+            warning = mapped_memory.poll(elapsed)
+            if warning:
+                print_over_status(f"simrec: warning: {warning}")
             status.update(recording_status(recorder, elapsed))
             if recorder.finished.is_set() or recorder.write_error is not None:
                 break
@@ -257,8 +262,7 @@ def _start_keys(recorder: Recorder, args: argparse.Namespace) -> RecordKeys | No
     """Space pauses/resumes, s splits, n snapshots: only when stdin is a terminal."""
     if args.disable_keyboard_controls or not RecordKeys.available():
         return None
-    erase = "\r\x1b[K" if sys.stderr.isatty() else ""  # over the status line
-    keys = RecordKeys(recorder, lambda line: print(erase + line, file=sys.stderr, flush=True))
+    keys = RecordKeys(recorder, print_over_status)
     keys.start()
     if not args.quiet:
         print(KEYS_HELP, file=sys.stderr)

@@ -14,6 +14,12 @@ def human_bytes(count: float) -> str:
     return f"{count:.1f} GiB"
 
 
+def print_over_status(text: str) -> None:
+    """Print ``text`` on stderr as a line of its own, over the status line where one is shown."""
+    erase = "\r\x1b[K" if sys.stderr.isatty() else ""
+    print(erase + text, file=sys.stderr, flush=True)
+
+
 class StatusLine:
     """Rewrites one line on a TTY (every update); on a pipe, prints a line every ``log_every_s``."""
 
