@@ -26,7 +26,7 @@ from typing import Any
 from simrec_node import __version__
 from simrec_node.graph import resolve_topic
 from simrec_node.msgs import Episode
-from simrec_node.record import RecordingStats, TopicStats, open_writer, prepare_output
+from simrec_node.record import RecordingStats, TopicStats, open_writer, prepare_output, writer_behind
 
 from .episodes import EPISODE_TOPIC, EpisodeTracker
 from .errors import RecorderClosedError, ServeUnavailableError, TopicTypeError
@@ -418,8 +418,7 @@ class Recorder:
         self._node = Node(node_name, domain=domain)
 
     def _is_behind(self) -> bool:
-        """More than a quarter of the queue waits for the writer: the live view gives way."""
-        return self._queued_bytes * 4 > self._max_bytes
+        return writer_behind(self._queued_bytes, self._max_bytes)
 
     def _leave_graph(self) -> None:
         if self._bridge is not None:

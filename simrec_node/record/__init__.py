@@ -10,7 +10,7 @@ from .output import (
     prepare_output,
     prepare_split_output,
 )
-from .recorder import Recorder, RecordOptions
+from .recorder import Recorder, RecordOptions, writer_behind
 from .selection import TopicSelection
 from .stats import RecordingStats, TopicStats
 
@@ -28,4 +28,5 @@ __all__ = [
     "open_writer",
     "prepare_output",
     "prepare_split_output",
+    "writer_behind",
 ]

@@ -68,6 +68,12 @@ class RecordOptions:
         return bool(self.max_file_bytes or self.max_file_duration_s or self.snapshot_mode)
 
 
+def writer_behind(queued_bytes: int, max_queue_bytes: int) -> bool:
+    """True while more than a quarter of a recorder's cache waits for its writer: optional work
+    on the same machine (the live view) should give way."""
+    return queued_bytes * 4 > max_queue_bytes
+
+
 class Recorder:
     """Records the selected topics of the graph into an MCAP file (or numbered files).
 
@@ -108,9 +114,8 @@ class Recorder:
         return self._queued_bytes
 
     def is_behind(self) -> bool:
-        """True while more than a quarter of the cache waits for the writer: optional work on
-        the same machine (the live view) should give way."""
-        return self._queued_bytes * 4 > self.options.max_queue_bytes
+        """See ``writer_behind``: the live view gives way while this is true."""
+        return writer_behind(self._queued_bytes, self.options.max_queue_bytes)
 
     @property
     def write_error(self) -> BaseException | None:
