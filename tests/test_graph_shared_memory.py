@@ -17,7 +17,12 @@ from simrec_node.graph import LATCHED, RELIABLE, Node, TypeInfo
 from simrec_node.graph.names import topic_to_key
 from simrec_node.graph.publisher import Publisher
 from simrec_node.graph.shared_memory import MIN_BYTES, POOL_BYTES, SharedMemoryPool, mapped_segment_bytes
-from simrec_node.graph.zenoh_config import build_config, shared_memory_enabled, why_no_shared_memory
+from simrec_node.graph.zenoh_config import (
+    build_config,
+    locked_memory_limit,
+    shared_memory_enabled,
+    why_no_shared_memory,
+)
 from simrec_node.msgs import Tensor
 
 from .conftest import drain, publisher_command, simrec_command, start_process, wait_for_line
@@ -25,6 +30,8 @@ from .conftest import drain, publisher_command, simrec_command, start_process, w
 
 def test_big_payloads_cross_processes_in_shared_memory(domain: str) -> None:
     """300 kB messages from another process go through its pool and arrive as shared memory."""
+    if why_no_shared_memory():
+        pytest.skip("shared memory is off for this user (ulimit -l)")
     samples: queue.Queue = queue.Queue()
     session = zenoh.open(build_config())
     try:
@@ -104,7 +111,8 @@ def test_a_payload_nobody_listens_to_is_not_copied(domain: str) -> None:
 def test_a_config_can_turn_shared_memory_off() -> None:
     config = zenoh.Config.from_json5('{"transport": {"shared_memory": {"enabled": false}}}')
     assert not shared_memory_enabled(config)
-    assert shared_memory_enabled(build_config())
+    # the defaults: on where memory may be locked without limit (root, CI), off elsewhere
+    assert shared_memory_enabled(build_config()) == (locked_memory_limit() is None)
 
 
 def _under_a_memory_lock_limit(command: list[str]) -> list[str]:
@@ -153,7 +161,7 @@ def test_a_publisher_process_pool_stays_mapped_and_a_long_recording_is_told(doma
     """Zenoh keeps a sender's pool mapped in the receiver after the sender exits (zenoh#2787):
     ``mapped_segment_bytes`` sees it, and ``record``'s check warns once past its limit."""
     if why_no_shared_memory():
-        pytest.skip("shared memory is off for this user")
+        pytest.skip("shared memory is off for this user (ulimit -l)")
     before = mapped_segment_bytes()
     with Node("listener") as listener:
         listener.create_subscription(None, "/big", lambda message: None)
