@@ -237,9 +237,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not stop.wait(0.5):
             elapsed = time.monotonic() - started
-            warning = mapped_memory.poll(elapsed)
-            if warning:
-                print_over_status(f"simrec: warning: {warning}")
+            mapped_memory.poll(elapsed)  # warns once, over the status line
             status.update(recording_status(recorder, elapsed))
             if recorder.finished.is_set() or recorder.write_error is not None:
                 break

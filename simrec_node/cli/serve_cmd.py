@@ -12,6 +12,7 @@ from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveB
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
+from .mapped_memory import MappedMemoryCheck
 from .signals import install_stop_handlers
 from .status import StatusLine
 
@@ -142,11 +143,13 @@ def run(args: argparse.Namespace) -> int:
     stop = install_stop_handlers()
     bridge = start_live(args, selection.accepts)
     status = StatusLine(quiet=args.quiet)
+    mapped_memory = MappedMemoryCheck()
     started = time.monotonic()
     try:
         bridge.follow(["/**"] if selection.needs_wildcard else selection.topics)
         while not stop.wait(0.5):
             elapsed = time.monotonic() - started
+            mapped_memory.poll(elapsed)  # warns once, over the status line
             status.update(
                 f"{elapsed:7.1f} s  {len(bridge.topics)} topics  {bridge.forwarded:,} msgs forwarded"
             )
