@@ -52,7 +52,7 @@ def build_config() -> zenoh.Config:
         except Exception as exc:  # zenoh raises its own error type with a long message
             raise ConfigError(f"cannot use Zenoh config {path} ({CONFIG_FILE_ENV}): {exc}") from exc
     config = json.loads(json.dumps(DEFAULT_CONFIG))
-    if locked_memory_limit() is not None:
+    if why_no_shared_memory():
         config["transport"]["shared_memory"]["enabled"] = False
     connect = os.environ.get(CONNECT_ENV)
     if connect:
@@ -82,8 +82,8 @@ def locked_memory_limit() -> int | None:
 
 
 def why_no_shared_memory() -> str | None:
-    """Why the default config leaves shared memory off in this process, in words; None when it
-    is on (or when ``SIMREC_ZENOH_CONFIG`` decides)."""
+    """Why the default config leaves shared memory off in this process, in words (the one place
+    that decides it); None when it is on, or when ``SIMREC_ZENOH_CONFIG`` decides."""
     limit = None if os.environ.get(CONFIG_FILE_ENV) else locked_memory_limit()
     if limit is None:
         return None
