@@ -21,6 +21,7 @@ from mcap.reader import make_reader
 
 from simrec_node.graph import Node, TypeInfo
 from simrec_node.live import LiveBridge, LiveOptions
+from simrec_node.live.bridge import _MAX_HOLD
 from simrec_node.msgs import CompressedImage, Scalars
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
@@ -307,6 +308,52 @@ def test_a_burst_reaches_the_viewer_whole_and_in_order_though_nothing_follows(do
         events = client_events(client)
     steps = [int(e["message"].get("step", 0)) for e in events if e["event"] == "message"]
     assert steps == list(range(50))
+
+
+def test_a_flood_is_held_back_by_count_and_a_topic_that_slows_down_after_it_loses_few(domain: str) -> None:
+    """In a flood most messages are held back without reading the clock: the counts stay exact
+    and the rate holds; once the topic slows below the rate, at most _MAX_HOLD of its messages
+    miss the viewer and every later one arrives."""
+    topic, flood, tail = "/live/flood", 20_000, 60
+    reached = 0
+
+    with LiveBridge(LiveOptions(port=0)) as bridge, Node("pub") as pub_node, Node("sub") as sub_node:
+
+        def tap(message) -> None:  # as a recorder's tap: counts what reaches the bridge
+            nonlocal reached
+            reached += 1
+            bridge.forward(message)
+
+        sub_node.create_subscription(None, topic, tap)
+        publisher = pub_node.create_publisher(Scalars, topic)
+        assert publisher.wait_for_subscribers(10)
+        publisher.publish(Scalars(step=flood + tail))  # advertised on first sight, not forwarded
+        _wait_until(lambda: topic in bridge.topics)
+        client = start_client(bridge.url, "--topic", topic, "--count", "1e9")
+        wait_for_line(client.stdout, '"subscribed"', timeout_s=30)
+        time.sleep(0.5)  # the server registers the subscription
+        started = time.monotonic()
+        for step in range(1, flood + 1):  # step 0 would be encoded as no field at all
+            publisher.publish(Scalars(step=step))
+        _wait_until(lambda: reached >= 1 + flood)
+        flood_s = time.monotonic() - started
+        for step in range(flood + 1, flood + tail + 1):  # 100/s: under the default 1,000/s
+            publisher.publish(Scalars(step=step))
+            time.sleep(0.01)
+        _wait_until(lambda: reached >= 1 + flood + tail)
+        time.sleep(0.5)
+        thinned, forwarded = bridge.thinned.get(topic, 0), bridge.forwarded
+        client.kill()
+        out, _ = client.communicate()
+    lines = out.splitlines() if out.endswith("\n") else out.splitlines()[:-1]  # killed mid-line
+    steps = [int(e["message"].get("step", 0)) for e in map(json.loads, lines) if e["event"] == "message"]
+    assert thinned + forwarded == flood + tail  # every message that reached the bridge, once
+    assert steps == sorted(steps)
+    flood_seen = [step for step in steps if step <= flood]
+    assert 1 <= len(flood_seen) <= forwarded and forwarded - tail <= 1000 * flood_s + 2, (forwarded, flood_s)
+    assert thinned > flood / 2  # the flood was thinned: far faster than 1,000/s
+    tail_seen = [step for step in steps if step > flood]
+    assert set(range(flood + 1 + _MAX_HOLD, flood + tail + 1)) <= set(tail_seen), tail_seen
 
 
 def test_big_messages_reach_viewers_twice_a_second_while_the_recorder_is_behind(domain: str) -> None:
