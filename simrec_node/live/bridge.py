@@ -200,9 +200,7 @@ class LiveBridge:
         data = message.data
         big = len(data) >= SMALL_BYTES and self._budget is not None
         if big and not self._budget.take(len(data)):
-            live.thinned += 1
-            if not self._warned_thinning:
-                self._warn_thinning(live.topic)
+            self._thin(live, 1)
             return
         now = live.clock_ns = monotonic_ns()
         live.last_hold = 0
@@ -229,7 +227,11 @@ class LiveBridge:
         hold = min(_MAX_HOLD, (live.due_ns - now) * came * 3 // (4 * max(now - live.clock_ns, 1)))
         live.clock_ns = now
         live.last_hold = live.hold = hold
-        live.thinned += 1 + hold
+        self._thin(live, 1 + hold)
+
+    def _thin(self, live: _LiveTopic, count: int) -> None:
+        """Count ``count`` of ``live``'s messages as kept from viewers; the first time, say so."""
+        live.thinned += count
         if not self._warned_thinning:
             self._warn_thinning(live.topic)
 
