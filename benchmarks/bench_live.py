@@ -11,6 +11,9 @@ bench_record_path.py) in four variants, one run of each per round, the order alt
 
 Each variant's figure is the median of its per-round throughput ratios to ``plain`` (runs a
 few seconds apart share the machine's mood), with a bootstrap 95% interval of that median.
+Each run is a process of its own, as each ``simrec record`` is (``run_in_fresh_process``), and
+every variant's flood starts the same time after its recorder, whatever its setup took
+(``FLOOD_AT_S``): see there why.
 Single runs on a small VM scatter by up to +-40%: judge a figure on 20-30 rounds, and
 against ``again``.
 
@@ -18,7 +21,7 @@ It first times ``LiveBridge.forward`` itself in a flood with a subscribed client
 message held back by the rate), against an empty call: what the live view adds to the
 recorder's busiest thread per message, steadier than the throughput ratios on a noisy machine.
 
-Run:  python benchmarks/bench_live.py [--reps 10] [--small-count 200000] [--big-count 500]
+Run:  python benchmarks/bench_live.py [--reps 10] [--small-count 200000] [--big-count 500] (0 skips)
       [--live-mbps 64] [--live-rate 1000]  (the live view's limits; 0 lifts one)
 
 Target (issue: live view): live forwarding costs at most 10% of the recorder's throughput.
@@ -27,11 +30,13 @@ Target (issue: live view): live forwarding costs at most 10% of the recorder's t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -39,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from page_cache import settle  # this folder (scripts run from it)
-from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
+from path_publisher import TOPIC, spawn, start, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.graph import Node, RawMessage, TypeInfo
 from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
@@ -49,6 +54,13 @@ from simrec_node.record import Recorder, RecordOptions, TopicSelection
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE.parent / "tests" / "interop" / "live_client.mjs"
 VARIANTS = ("plain", "again", "idle", "client")
+# Seconds from the recorder's start to the flood's, in every variant. Floods that began when
+# their setup was done started ~0.5 s later with a client (it connects and subscribes first),
+# and that alone set runs apart: in 8 rounds (after 40 runs in the same process) the recorder
+# alone took a median 0.39 s, 0.53 s with its flood delayed by 0.6 s, 0.42 s with a client; the
+# delayed runs' writer thread had more system time and I/O wait, as the client's had. Where
+# the recorder's once-a-second flush and fdatasync fall in the flood is the likely cause.
+FLOOD_AT_S = 3.0
 
 
 def run_once(
@@ -78,6 +90,7 @@ def run_once(
             if bridge:
                 bridge.start()
             recorder.start()
+            flood_at = time.monotonic() + FLOOD_AT_S
             # One message first, so the topic is advertised and a client can subscribe before
             # the timed burst (the same in every variant).
             prime = primer.create_publisher(TypeInfo.of(Tensor), TOPIC)
@@ -86,9 +99,14 @@ def run_once(
             prime.publish(encode_tensor(np.zeros(1, np.uint8)))
             if variant == "client":
                 client = _subscribed_client(bridge)
-            publisher = spawn(count, size)
+            publisher = spawn(count, size, hold=True)
             target = count + 1  # and the priming message
+            late = time.monotonic() - flood_at
+            if late > 0:
+                print(f"  ({variant}: its setup took {late:.2f} s longer than FLOOD_AT_S)", flush=True)
+            time.sleep(max(0.0, -late))
             cpu_before = _cpu_s()
+            start(publisher)
             elapsed = time_until_written(recorder.stats, target)
             cpu = _cpu_s() - cpu_before
         finally:
@@ -103,6 +121,24 @@ def run_once(
                 bridge.stop()
     lost = target - recorder.stats.topics[TOPIC].written
     return elapsed, cpu, lost, bridge.forwarded if bridge else 0
+
+
+def run_in_fresh_process(
+    variant: str, path: Path, count: int, size: int, args: argparse.Namespace
+) -> tuple[float, float, int, int]:
+    """``run_once`` in a new process of this script, as each ``simrec record`` is one. A
+    process that outlives its publishers keeps every one's shared-memory pool mapped
+    (eclipse-zenoh/zenoh#2787): over 120 runs in one process every variant slowed, those with
+    a live view most (1 MiB with a client: 0.35-0.44 s a run in the first 13 rounds, 0.49-0.87 s
+    after, the recorder alone 0.34-0.59 s, then 0.38-0.68 s)."""
+    command = [sys.executable, __file__, "--one", variant, str(path), str(count), str(size)]
+    command += ["--compression", args.compression, "--live-mbps", str(args.live_mbps)]
+    command += ["--live-rate", str(args.live_rate)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    lines = done.stdout.splitlines()
+    print("\n".join(lines[:-1]), end="\n" if len(lines) > 1 else "", flush=True)
+    elapsed, cpu, lost, forwarded = json.loads(lines[-1])
+    return elapsed, cpu, lost, forwarded
 
 
 def _cpu_s() -> float:
@@ -182,8 +218,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10, help="rounds (30 to judge the figure)")
     parser.add_argument("--compression", default="zstd", choices=["zstd", "lz4", "none"])
-    parser.add_argument("--small-count", type=int, default=200_000)
-    parser.add_argument("--big-count", type=int, default=500)
+    parser.add_argument("--small-count", type=int, default=200_000, help="100 B messages a run (0: skip)")
+    parser.add_argument("--big-count", type=int, default=500, help="1 MiB messages a run (0: skip)")
     parser.add_argument("--dir", help="where to write the files (default: a temporary directory)")
     parser.add_argument(
         "--live-mbps",
@@ -197,7 +233,15 @@ def main() -> None:
         default=DEFAULT_MAX_RATE_HZ,
         help="the live view's messages/s per topic (0: none, every message to the client)",
     )
+    one_run = ("VARIANT", "PATH", "COUNT", "SIZE")
+    parser.add_argument("--one", nargs=4, metavar=one_run, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:  # one run, in a process of its own (run_in_fresh_process)
+        variant, path, count, size = args.one
+        budget, rate = args.live_mbps * 1e6 or None, args.live_rate or None
+        result = run_once(variant, Path(path), int(count), int(size), args.compression, budget, rate)
+        print(json.dumps(result))
+        return
 
     forward_ns, empty_ns, sent = time_forward(args.live_rate or None)
     print(
@@ -206,9 +250,8 @@ def main() -> None:
         f"subscriber thread ({sent} of the messages went to the client)",
         flush=True,
     )
-    # 100 B first: every publisher process of the 1 MiB case leaves its shared-memory pool mapped
-    # in this process (eclipse-zenoh/zenoh#2787), which slowed the runs that came after it.
     cases = [("100 B", 100, args.small_count), ("1 MiB", 1 << 20, args.big_count)]
+    cases = [case for case in cases if case[2] > 0]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for label, size, count in cases:
             times: dict[str, list[float]] = {v: [] for v in VARIANTS}
@@ -219,15 +262,7 @@ def main() -> None:
                 order = VARIANTS if rep % 2 == 0 else VARIANTS[::-1]  # drift hits every variant
                 for variant in order:
                     path = Path(tmp) / f"{variant}{rep}.mcap"
-                    elapsed, cpu, n_lost, n_forwarded = run_once(
-                        variant,
-                        path,
-                        count,
-                        size,
-                        args.compression,
-                        args.live_mbps * 1e6 or None,
-                        args.live_rate or None,
-                    )
+                    elapsed, cpu, n_lost, n_forwarded = run_in_fresh_process(variant, path, count, size, args)
                     settle(remove=[path])  # the next run starts on a flushed page cache
                     times[variant].append(elapsed)
                     cpu_us[variant].append(cpu / count * 1e6)
