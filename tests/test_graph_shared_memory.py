@@ -157,6 +157,15 @@ def test_under_a_memory_lock_limit_big_payloads_take_the_network_and_none_is_los
     assert len(sizes) == 60 and min(sizes) > 300_000
 
 
+def test_under_a_memory_lock_limit_serve_says_why_big_payloads_are_slower(domain: str) -> None:
+    serve = start_process(
+        _under_a_memory_lock_limit(simrec_command("serve", "--port", "0", "--duration", "1", "-q")), domain
+    )
+    _, err = serve.communicate(timeout=60)
+    assert serve.returncode == 0, err
+    assert "loopback TCP, not shared memory" in err and "ulimit -l" in err
+
+
 def test_a_publisher_process_pool_stays_mapped_and_a_long_recording_is_told(
     domain: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,13 +1,24 @@
-"""A warning for long-running receivers (record, serve): publishers' shared memory they cannot let go."""
+"""What long-running receivers (record, serve) say about shared memory: why it is off, and
+publishers' pools they cannot let go."""
 
 from __future__ import annotations
 
+import sys
+
+from simrec_node.graph import why_no_shared_memory
 from simrec_node.graph.shared_memory import mapped_segment_bytes
 
 from .status import human_bytes, print_over_status
 
 WARN_BYTES = 1 << 30
 _EVERY_S = 10.0
+
+
+def note_no_shared_memory() -> None:
+    """At start, where the defaults leave shared memory off: big payloads will be slower, say why."""
+    why = why_no_shared_memory()
+    if why:
+        print(f"simrec: note: {why}", file=sys.stderr, flush=True)
 
 
 class MappedMemoryCheck:

@@ -7,7 +7,6 @@ import shlex
 import sys
 import time
 
-from simrec_node.graph import why_no_shared_memory
 from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
 from simrec_node.record.keyboard import HELP as KEYS_HELP
@@ -15,7 +14,7 @@ from simrec_node.record.keyboard import RecordKeys
 
 from .byte_sizes import parse_byte_size
 from .errors import UsageError
-from .mapped_memory import MappedMemoryCheck
+from .mapped_memory import MappedMemoryCheck, note_no_shared_memory
 from .recording_report import recording_status, report_recording
 from .serve_cmd import add_server_arguments, report_thinned, start_live
 from .signals import install_stop_handlers
@@ -228,9 +227,7 @@ def run(args: argparse.Namespace) -> int:
     where = f"{options.output}{'/' if options.split else ''}"
     mode = " (snapshot mode)" if options.snapshot_mode else " (paused)" if options.start_paused else ""
     print(f"recording {what} to {where}{mode}", file=sys.stderr, flush=True)
-    no_shared_memory = why_no_shared_memory()
-    if no_shared_memory:
-        print(f"simrec: note: {no_shared_memory}", file=sys.stderr, flush=True)
+    note_no_shared_memory()
     status = StatusLine(quiet=args.quiet)
     mapped_memory = MappedMemoryCheck()
     started = time.monotonic()

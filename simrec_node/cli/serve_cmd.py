@@ -12,7 +12,7 @@ from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveB
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
-from .mapped_memory import MappedMemoryCheck
+from .mapped_memory import MappedMemoryCheck, note_no_shared_memory
 from .signals import install_stop_handlers
 from .status import StatusLine
 
@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     stop = install_stop_handlers()
     bridge = start_live(args, selection.accepts)
+    note_no_shared_memory()
     status = StatusLine(quiet=args.quiet)
     mapped_memory = MappedMemoryCheck()
     started = time.monotonic()
