@@ -48,6 +48,14 @@ def client_events(client: subprocess.Popen, timeout_s: float = 60) -> list[dict]
     return events
 
 
+def killed_client_events(client: subprocess.Popen) -> list[dict]:
+    """Stop a client that would read on forever; its events, less a line cut short by the kill."""
+    client.kill()
+    out, _ = client.communicate()
+    lines = out.splitlines() if out.endswith("\n") else out.splitlines()[:-1]
+    return [json.loads(line) for line in lines]
+
+
 def live_url(process: subprocess.Popen) -> str:
     line = wait_for_line(process.stderr, "live view at")
     return re.search(r"ws://[\w.\[\]:]+", line).group(0)
@@ -203,10 +211,9 @@ def test_each_topic_reaches_viewers_at_most_at_the_live_rate(domain: str, tmp_pa
         elapsed = time.monotonic() - started
         time.sleep(1.0)
         err = stop(recorder)
-        client.kill()
-        out, _ = client.communicate()
+        events = killed_client_events(client)
     seen: dict[str, list[int]] = {"/test/fast": [], "/test/slow": []}
-    for event in map(json.loads, out.splitlines()):
+    for event in events:
         if event["event"] == "message":
             seen[event["topic"]].append(int(event["message"].get("step", 0)))
     assert [m.step for m in messages_in(output, "/test/fast")] == list(range(2001))
@@ -344,10 +351,8 @@ def test_a_flood_is_held_back_by_count_and_a_topic_that_slows_down_after_it_lose
         _wait_until(lambda: reached >= 1 + flood + tail)
         time.sleep(0.5)
         thinned, forwarded = bridge.thinned.get(topic, 0), bridge.forwarded
-        client.kill()
-        out, _ = client.communicate()
-    lines = out.splitlines() if out.endswith("\n") else out.splitlines()[:-1]  # killed mid-line
-    steps = [int(e["message"].get("step", 0)) for e in map(json.loads, lines) if e["event"] == "message"]
+        events = killed_client_events(client)
+    steps = [int(e["message"].get("step", 0)) for e in events if e["event"] == "message"]
     assert thinned + forwarded == flood + tail  # every message that reached the bridge, once
     assert steps == sorted(steps)
     flood_seen = [step for step in steps if step <= flood]
@@ -390,10 +395,7 @@ def test_big_messages_reach_viewers_twice_a_second_while_the_recorder_is_behind(
         behind_s = time.monotonic() - behind_since
         time.sleep(1.0)
         thinned = bridge.thinned
-        client.kill()
-        out, _ = client.communicate()
-    lines = out.splitlines() if out.endswith("\n") else out.splitlines()[:-1]  # killed mid-line
-    events = [json.loads(line) for line in lines]
+        events = killed_client_events(client)
     messages = [e for e in events if e["event"] == "message"]
     plot_seen = [int(e["message"].get("step", 0)) for e in messages if e["topic"] == "/live/plot"]
     frames_seen = [int(e["message"]["frame_id"]) for e in messages if e["topic"] == "/live/frames"]

@@ -145,7 +145,7 @@ class LiveBridge:
     @property
     def thinned(self) -> dict[str, int]:
         """Topic -> messages not sent to viewers because of a limit (approximate: counted without a lock)."""
-        counts = {topic: live.thinned - live.hold for topic, live in self._topics.items()}
+        counts = {topic: live.kept_from_viewers for topic, live in self._topics.items()}
         return {topic: count for topic, count in counts.items() if count}
 
     def start(self) -> None:
@@ -350,7 +350,7 @@ class LiveBridge:
             old = self._topics.get(topic)
             if old is not None and old.type_name == type_name:
                 continue
-            thinned = old.thinned - old.hold if old is not None else 0
+            thinned = old.kept_from_viewers if old is not None else 0
             if not self._accepts(topic):
                 self._topics[topic] = _LiveTopic(topic, type_name, None, thinned)
                 continue
@@ -421,7 +421,12 @@ class _LiveTopic:
         self.clock_ns = 0  # when the clock was last read for this topic
         self.hold = 0
         self.last_hold = 0  # what hold was set to then
-        self.thinned = thinned
+        self.thinned = thinned  # counted ahead: includes what is still to be held (hold)
+
+    @property
+    def kept_from_viewers(self) -> int:
+        """Messages that did not go to viewers so far."""
+        return self.thinned - self.hold
 
 
 def _stop_server(server: WebSocketServer) -> None:
