@@ -74,8 +74,7 @@ def run_once(
 ) -> tuple[float, float, int, int]:
     """Seconds from the publisher's first message until the recorder has written the last, CPU
     seconds this process used meanwhile, messages lost, and messages handed to the live view."""
-    domain = "benchlive" + uuid.uuid4().hex[:8]
-    os.environ["SIMREC_DOMAIN"] = domain
+    _fresh_domain()
     options = LiveOptions(port=0, backlog=256, max_bytes_per_s=budget, max_rate_hz=rate)
     bridge = LiveBridge(options) if variant in ("idle", "client") else None
     recorder = Recorder(
@@ -141,6 +140,11 @@ def run_in_fresh_process(
     return elapsed, cpu, lost, forwarded
 
 
+def _fresh_domain() -> None:
+    """A graph domain of this run's own: nothing left from another run reaches it."""
+    os.environ["SIMREC_DOMAIN"] = "benchlive" + uuid.uuid4().hex[:8]
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process, every thread (the recorder's, the bridge's, Zenoh's and the
     server's): steadier than throughput on a noisy machine."""
@@ -185,8 +189,7 @@ def time_forward(rate: float | None, rounds: int = 7, calls: int = 300_000) -> t
     """Nanoseconds per ``LiveBridge.forward`` call and per empty call (medians of alternated
     rounds), with a Foxglove client subscribed, in a flood of one 100-byte topic; and how many
     messages went to the client."""
-    domain = "benchlive" + uuid.uuid4().hex[:8]
-    os.environ["SIMREC_DOMAIN"] = domain
+    _fresh_domain()
     bridge = LiveBridge(LiveOptions(port=0, max_rate_hz=rate))
     client = None
     with bridge, Node("bench_primer") as primer:
