@@ -10,7 +10,10 @@ if TYPE_CHECKING:
 
     from simrec_node.convert import LogReader
 
-__version__ = "0.1.0"
+from simrec_node.errors import SimrecError
+from simrec_node.version import __version__
+
+__all__ = ["SimrecError", "__version__", "open"]
 
 
 def open(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> LogReader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from simrec_node.errors import SimrecError
 
-class UsageError(Exception):
+
+class UsageError(SimrecError):
     """A command-line mistake the user can fix; printed as ``simrec: error: ...``."""

@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 
-from simrec_node import __version__
 from simrec_node.graph.node_args import ROS_ARGS, NodeArgs, parse_node_args
+from simrec_node.version import __version__
 
 from . import record_cmd
 from .errors import UsageError
@@ -91,32 +91,11 @@ def _node_args(args: argparse.Namespace, ros_argv: list[str]) -> NodeArgs:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    """Errors that describe the user's input, not a bug in simrec."""
-    from simrec_node.convert import ConvertError
-    from simrec_node.graph import ConfigError, InvalidNameError, ParameterError
-    from simrec_node.graph.node_args import NodeArgsError
-    from simrec_node.info import LogFileError
-    from simrec_node.launch import LaunchError
-    from simrec_node.live import LiveError
-    from simrec_node.play import PlayError
-    from simrec_node.record import OutputError
-    from simrec_node.repair import RepairError
+    """Errors that describe the user's input or machine, not a bug in simrec: every one derives from
+    ``SimrecError``."""
+    from simrec_node.errors import SimrecError
 
-    return isinstance(
-        exc,
-        UsageError
-        | OutputError
-        | LogFileError
-        | InvalidNameError
-        | ConfigError
-        | ParameterError
-        | LiveError
-        | LaunchError
-        | NodeArgsError
-        | PlayError
-        | ConvertError
-        | RepairError,
-    )
+    return isinstance(exc, SimrecError)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from simrec_node.errors import SimrecError
 
-class ConvertError(Exception):
+
+class ConvertError(SimrecError):
     """Bad input or output for a conversion (unknown topic, not an image topic, output exists...).
 
     The message is one line: what is wrong, where, and what to do.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simrec_node import __version__
+from simrec_node.version import __version__
 
 from . import npzfile
 from .align import MODES, align_topic, time_base

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 
+from simrec_node.errors import SimrecError
+
 DEFAULT_DOMAIN_ENV = "SIMREC_DOMAIN"
 _TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATTERN_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\*|\*\*)$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(SimrecError, ValueError):
     """A topic, namespace or node name that breaks the naming rules."""
 
 

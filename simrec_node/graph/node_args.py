@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from simrec_node.errors import SimrecError
+
 from .names import resolve_topic
 from .node import Node
 from .parameters import ParameterValue
@@ -27,7 +29,7 @@ _END = "--"
 _WILDCARD_KEYS = ("/**", "**")
 
 
-class NodeArgsError(ValueError):
+class NodeArgsError(SimrecError, ValueError):
     """A malformed ``--ros-args`` section (or a params file that cannot be read)."""
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from simrec_node.errors import SimrecError
+
 ParameterValue = bool | int | float | str | list
 
 
-class ParameterError(ValueError):
+class ParameterError(SimrecError, ValueError):
     """A parameter that was not declared, or a value of the wrong type."""
 
 

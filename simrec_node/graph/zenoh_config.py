@@ -16,6 +16,8 @@ import resource
 
 import zenoh
 
+from simrec_node.errors import SimrecError
+
 CONFIG_FILE_ENV = "SIMREC_ZENOH_CONFIG"
 CONNECT_ENV = "SIMREC_ZENOH_CONNECT"
 # Zenoh's own pool, for payloads of a few KiB up to shared_memory.MIN_BYTES. Each receiver keeps
@@ -39,7 +41,7 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(SimrecError, ValueError):
     """The Zenoh configuration named by the environment cannot be used."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simrec_node.errors import SimrecError
 
-class LogFileError(Exception):
+
+class LogFileError(SimrecError):
     """One-line, user-facing: what is wrong with which file and what to do.
 
     The CLI prints ``str(err)`` and exits non-zero; it never needs a traceback.

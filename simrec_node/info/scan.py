@@ -12,10 +12,12 @@ from typing import BinaryIO
 from mcap.records import Channel, Chunk, Footer, Header, Message, Metadata, Schema
 from mcap.stream_reader import StreamReader, breakup_chunk
 
+from simrec_node.errors import SimrecError
+
 from .facts import DECODE_ERRORS, KNOWN_META, ChannelFacts, LogFacts, describe_error
 
 
-class ScanError(Exception):
+class ScanError(SimrecError):
     """The scan could not even read the MCAP header; carries the byte offset and the reason."""
 
     def __init__(self, offset: int, reason: str) -> None:

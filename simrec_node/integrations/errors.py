@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from simrec_node.errors import SimrecError
 
-class IntegrationError(Exception):
+
+class IntegrationError(SimrecError):
     """Base class: a misuse of the in-process recorder or its wrappers."""
 
 

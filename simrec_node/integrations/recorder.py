@@ -23,10 +23,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from simrec_node import __version__
 from simrec_node.graph import resolve_topic
 from simrec_node.msgs import Episode
 from simrec_node.record import RecordingStats, TopicStats, open_writer, prepare_output, writer_behind
+from simrec_node.version import __version__
 
 from .episodes import EPISODE_TOPIC, EpisodeTracker
 from .errors import RecorderClosedError, ServeUnavailableError, TopicTypeError

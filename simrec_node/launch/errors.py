@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from simrec_node.errors import SimrecError
 
-class LaunchError(Exception):
+
+class LaunchError(SimrecError):
     """A launch file problem the user can fix; the message says where (``file:line``) and what."""
 
 

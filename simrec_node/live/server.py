@@ -7,10 +7,12 @@ import ipaddress
 import foxglove
 from foxglove.websocket import Capability, ServerListener, WebSocketServer
 
+from simrec_node.errors import SimrecError
+
 _BIND_PREFIX = "FoxgloveError: Failed to bind port: "
 
 
-class LiveError(Exception):
+class LiveError(SimrecError):
     """The live view cannot start (port in use, bad host): printed as one line."""
 
 

@@ -8,10 +8,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from simrec_node.errors import SimrecError
+
 from .mcap_writer import McapWriter
 
 
-class OutputError(Exception):
+class OutputError(SimrecError):
     """The output file cannot be written (exists, unwritable directory, ...)."""
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simrec_node import __version__
 from simrec_node.graph import Node, QoS, RawMessage, Subscription
+from simrec_node.version import __version__
 
 from .control import ControlServer
 from .errors import RecordError

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simrec_node.errors import SimrecError
 from simrec_node.graph import RawMessage
 
 from .errors import RecordError
@@ -38,7 +39,7 @@ _TRIM_PERIOD_S = 10.0
 _REQUEST_TIMEOUT_S = 60.0
 
 
-class DiskFullError(OSError):
+class DiskFullError(SimrecError, OSError):
     """The disk filled up (or reached ``--min-free-space``); the file was closed first."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from simrec_node.errors import SimrecError
 
-class RepairError(Exception):
+
+class RepairError(SimrecError):
     """Bad input for ``recover`` / ``doctor``: missing, empty or non-MCAP file, bad output path."""

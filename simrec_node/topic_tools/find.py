@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from simrec_node.errors import SimrecError
 from simrec_node.graph import Node
 
 
-class TopicNotFoundError(LookupError):
+class TopicNotFoundError(SimrecError, LookupError):
     """No publisher on the asked-for topic; the message lists the topics that do exist."""
 
 
