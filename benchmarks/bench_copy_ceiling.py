@@ -27,7 +27,7 @@ from pathlib import Path
 from bench_record_path import bare_writer, payload_pool  # this folder (scripts run from it)
 from page_cache import settle
 
-from simrec_node.record.mcap_writer import McapWriter
+from simrec_node.mcap.writer import McapWriter
 
 SIZE = 1 << 20
 _HELD = 48  # payloads waiting at most, as a bounded queue holds them

@@ -25,10 +25,10 @@ from mcap.writer import CompressionType
 from mcap.writer import Writer as McapPyWriter
 
 try:
-    from simrec_node.record.mcap_writer import McapWriter
+    from simrec_node.mcap.writer import McapWriter
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from simrec_node.record.mcap_writer import McapWriter
+    from simrec_node.mcap.writer import McapWriter
 
 CHUNK_SIZE = 4 * 1024 * 1024
 TOPIC = "/bench/data"

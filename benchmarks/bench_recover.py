@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
-from simrec_node.record.mcap_writer import McapWriter  # noqa: E402
+from simrec_node.mcap.writer import McapWriter  # noqa: E402
 from simrec_node.repair import recover  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000

@@ -3,7 +3,7 @@
 import os
 import zlib
 
-from simrec_node.checksum import crc32
+from simrec_node.mcap.crc import crc32
 
 
 def test_crc32_matches_zlib_whole_and_continued():

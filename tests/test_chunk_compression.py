@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import zstandard
 
-from simrec_node.record.chunk_compression import PROBE_BYTES, lz4_compressor, zstd_compressor
+from simrec_node.mcap.compression import PROBE_BYTES, lz4_compressor, zstd_compressor
 
 COMPRESSORS = {"zstd": lambda: zstd_compressor(2), "lz4": lz4_compressor}
 DECOMPRESS = {

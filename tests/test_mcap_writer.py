@@ -15,7 +15,7 @@ from mcap.reader import make_reader
 from mcap.records import Chunk, DataEnd, Footer, Message, MessageIndex
 from mcap.stream_reader import StreamReader
 
-from simrec_node.record.mcap_writer import MAGIC, McapWriter
+from simrec_node.mcap.writer import MAGIC, McapWriter
 
 from .mcap_interop import node_validate
 

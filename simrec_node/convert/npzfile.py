@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..checksum import crc32
+from ..mcap.crc import crc32
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")

@@ -26,7 +26,7 @@ import zstandard
 from mcap.data_stream import ReadDataStream
 from mcap.records import Channel, Message, Schema
 
-from ..checksum import crc32
+from ..mcap.crc import crc32
 
 _DEPTH = 4  # chunks in flight
 _END = object()

@@ -1,7 +1,8 @@
 """The recorder node: topic selection, bounded queue, MCAP writer, drop accounting."""
 
+from simrec_node.mcap.writer import McapWriter
+
 from .errors import RecordError
-from .mcap_writer import McapWriter
 from .output import (
     OutputError,
     OutputLayout,

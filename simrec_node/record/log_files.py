@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simrec_node.graph import TypeInfo
+from simrec_node.mcap.writer import McapWriter
 
-from .mcap_writer import McapWriter
 from .output import OutputLayout, open_writer
 from .stats import RecordingStats
 

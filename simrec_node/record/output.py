@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simrec_node.errors import SimrecError
-
-from .mcap_writer import McapWriter
+from simrec_node.mcap.writer import McapWriter
 
 
 class OutputError(SimrecError):

@@ -13,7 +13,7 @@ import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..checksum import crc32
+from ..mcap.crc import crc32
 from .records import (
     MAGIC,
     MESSAGE_HEAD,

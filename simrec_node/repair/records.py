@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import lz4.frame
 import zstandard
 
-from ..checksum import crc32
+from ..mcap.crc import crc32
 
 MAGIC = b"\x89MCAP0\r\n"
 

@@ -20,7 +20,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simrec_node.record import McapWriter
+from simrec_node.mcap import McapWriter
 
 from .ahead import ahead
 from .doctor import check_buffer

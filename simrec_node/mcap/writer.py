@@ -26,8 +26,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import BinaryIO, NoReturn
 
-from ..checksum import crc32
-from .chunk_compression import ChunkCompressor, lz4_compressor, zstd_compressor
+from .compression import ChunkCompressor, lz4_compressor, zstd_compressor
+from .crc import crc32
 
 __all__ = ["MAGIC", "McapWriter"]
 
