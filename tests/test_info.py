@@ -15,7 +15,7 @@ from mcap.stream_reader import breakup_chunk
 from mcap.writer import CompressionType, IndexType, Writer
 
 from simrec_node.info import LogFileError, render_summary, summarize, summary_as_dict
-from simrec_node.info.facts import MCAP_MAGIC
+from simrec_node.mcap.records import MAGIC as MCAP_MAGIC
 
 T0 = 1_700_000_000_000_000_000  # ns
 MS = 1_000_000
@@ -293,7 +293,7 @@ def test_truncated_after_all_chunks_keeps_topic_stats(log: Path, tmp_path: Path)
     assert topics["/robot/state"].first_time_ns == T0 + 5 * MS
 
 
-def test_corrupt_chunk_stops_the_scan_there(log: Path, tmp_path: Path) -> None:
+def test_corrupt_chunk_is_skipped_and_named(log: Path, tmp_path: Path) -> None:
     layout = chunk_layout(log)
     data = bytearray(log.read_bytes()[: layout[-1][0]])  # unfinished file
     third_chunk_start = layout[1][0] + 200  # well inside chunk 3's compressed records
@@ -303,8 +303,11 @@ def test_corrupt_chunk_stops_the_scan_there(log: Path, tmp_path: Path) -> None:
     path = tmp_path / "corrupt_chunk.mcap"
     path.write_bytes(bytes(data))
     s = summarize(path)
-    assert s.message_count == layout[0][1] + layout[1][1]
+    # the reader's one damage policy: go on past the bad chunk, count it, say where
+    assert s.message_count == sum(n for _, n in layout) - layout[2][1]
     assert "not closed cleanly" in s.warnings[0]
+    said = [int(m[1]) for w in s.warnings if (m := re.search(r"hunk.* at byte (\d+).*skipped", w))]
+    assert len(said) == 1 and layout[1][0] <= said[0] < layout[2][0]
 
 
 def test_corrupt_summary_falls_back_to_scan(log: Path, tmp_path: Path) -> None:

@@ -1,31 +1,14 @@
-"""Episode statistics for `simrec info`, read from the ``/episodes`` channel (simrec.Episode)."""
+"""Episode statistics for `simrec info`, from the ``/episodes`` channel (simrec.Episode)."""
 
 from __future__ import annotations
 
 import statistics
-from typing import BinaryIO
-
-from mcap.reader import make_reader
 
 from simrec_node.msgs import Episode
 
 from .model import EpisodeSummary
 
 EPISODE_TYPE = "simrec.Episode"
-
-
-def read_episodes(f: BinaryIO, topics: list[str]) -> list[Episode]:
-    """The episodes on ``topics`` (channels of simrec.Episode), read through the chunk index.
-
-    Episodes are a few messages per thousands of steps, so this stays cheap on big logs.
-    """
-    if not topics:
-        return []
-    f.seek(0)
-    return [
-        Episode.FromString(message.data)
-        for _, _, message in make_reader(f).iter_messages(topics=topics, log_time_order=False)
-    ]
 
 
 def episode_summary(episodes: list[Episode]) -> EpisodeSummary | None:

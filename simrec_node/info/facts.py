@@ -6,49 +6,7 @@ recorder-contract parsing of metadata) lives in one place.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
-
-from mcap.exceptions import McapError
-
-try:  # optional codecs: only needed to name their errors
-    from zstandard import ZstdError
-except ImportError:  # pragma: no cover - zstandard is a hard dependency of simrec
-    ZstdError = McapError  # type: ignore[assignment,misc]
-
-# Metadata record names written by the recorder (see simrec_node recorder contract).
-RECORDING_META = "simrec.recording"
-USER_META = "simrec.meta"
-TOPIC_STATS_META = "simrec.topic_stats"
-KNOWN_META = frozenset({RECORDING_META, USER_META, TOPIC_STATS_META})
-
-MCAP_MAGIC = b"\x89MCAP0\r\n"
-
-# What a damaged or truncated file can make the mcap library (or its codecs) raise. lz4 reports
-# bad frames as RuntimeError; CRC mismatches are ValueErrors.
-DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    McapError,
-    EOFError,
-    struct.error,
-    ValueError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    MemoryError,
-    RuntimeError,
-    ZstdError,
-)
-
-
-def describe_error(exc: BaseException) -> str:
-    """Short reason for a decode failure; the mcap library raises some errors with no message."""
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if name == "EndOfFile":
-        return "unexpected end of file"
-    if isinstance(exc, struct.error):  # a short read at a truncated tail
-        return f"truncated or malformed record ({text})"
-    return f"{name}: {text}" if text else name
 
 
 @dataclass

@@ -1,29 +1,21 @@
-"""One log from one file, a directory of split files (``run/run_0.mcap``, ``run/run_1.mcap``, ...)
-or several files named on the command line: the files in playing order and one summary of all.
-
-`simrec info`, `play` and `convert` all open logs through `open_log_set`, so a split recording is
-one log everywhere. Each file is summarized as `summarize` does (summary section, scan only for
-files without one), so opening a set costs what opening its files one by one costs.
+"""The summary of one log (a file, a directory of split files, or several files), and of each
+of its files. The log reader (``simrec_node.logs``) decides which files a log is and their order;
+each file is summarized from its summary section, or scanned when it has none.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from simrec_node.logs import Log, LogFileError, LogSpec
+
 from .episodes import episode_summary
-from .model import FileEntry, LogFileError, LogSummary, TopicSummary
-from .summary import frequency, summarize_file
-
-LogSpec = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-
-# ``<name>_<N>.mcap``: the names a split recording gets (index without padding, like rosbag2).
-_SPLIT_NAME = re.compile(r"^(?P<prefix>.+)_(?P<index>\d+)\.mcap$", re.IGNORECASE)
-_NAMES_SHOWN = 3
+from .model import FileEntry, LogSummary, TopicSummary
+from .summary import frequency, read_episodes, summarize_file
 
 
 @dataclass(frozen=True)
@@ -41,25 +33,26 @@ class LogSet:
     is_set: bool
 
 
+def describe(log: Log) -> LogSet:
+    """Summarize an opened log: each file as `summarize_file` does, and all of them as one."""
+    summaries = [summarize_file(file) for file in log.files]
+    episodes = episode_summary(read_episodes(log))
+    files = [file.path for file in log.files]
+    if not log.is_set:
+        summary = replace(summaries[0], episodes=episodes)
+        return LogSet(log.name, files, [summary], summary, is_set=False)
+    merged = merge_summaries(log.name, summaries)
+    return LogSet(log.name, files, summaries, replace(merged, episodes=episodes), is_set=True)
+
+
 def open_log_set(spec: LogSpec) -> LogSet:
     """Resolve ``spec`` (a file, a directory, or several files) and summarize it as one log.
 
     Raises `LogFileError` (one line) for a missing path, a directory without ``.mcap`` files, a
     directory mixed with files, a file given twice, or a file that is not a readable MCAP.
     """
-    names = _as_list(spec)
-    if len(names) == 1 and not os.path.isdir(names[0]):
-        summary, episodes = summarize_file(names[0])
-        summary = replace(summary, episodes=episode_summary(episodes))
-        return LogSet(names[0], [Path(names[0])], [summary], summary, is_set=False)
-    name, files = _files(names)
-    opened = [summarize_file(path) for path in files]
-    order = _order(files, [summary for summary, _ in opened])
-    files = [files[i] for i in order]
-    summaries = [opened[i][0] for i in order]
-    episodes = [episode for i in order for episode in opened[i][1]]
-    merged = merge_summaries(name, summaries)
-    return LogSet(name, files, summaries, replace(merged, episodes=episode_summary(episodes)), is_set=True)
+    with Log(spec) as log:
+        return describe(log)
 
 
 def log_files(spec: LogSpec) -> list[Path]:
@@ -72,70 +65,14 @@ def summarize_log(spec: LogSpec) -> LogSummary:
     return open_log_set(spec).summary
 
 
-# ---------------------------------------------------------------------------- resolving
-
-
-def _as_list(spec: LogSpec) -> list[str]:
-    if isinstance(spec, str | os.PathLike):
-        return [os.fspath(spec)]
-    names = [os.fspath(item) for item in spec]
-    if not names:
-        raise LogFileError("no log given: pass an .mcap file, a directory of split files, or several files")
-    return names
-
-
-def _files(names: list[str]) -> tuple[str, list[Path]]:
-    """Validate the arguments; the display name and the files (directory entries sorted by name)."""
-    for name in names:
-        if not os.path.exists(name):
-            raise LogFileError(f"no such file: {name}")
-    directories = [name for name in names if os.path.isdir(name)]
-    if directories and len(names) > 1:
-        raise LogFileError(
-            f"{directories[0]} is a directory: pass one directory of split files, or .mcap files, not both"
-        )
-    if directories:
-        directory = directories[0]
-        files = sorted(
-            (entry for entry in Path(directory).iterdir() if _is_mcap(entry)), key=lambda p: p.name
-        )
-        if not files:
-            raise LogFileError(
-                f"{directory} is a directory with no .mcap files in it; pass a recording's directory "
-                "or its .mcap files"
-            )
-        return directory, files
-    seen: dict[tuple[int, int], str] = {}
-    for name in names:
-        st = os.stat(name)
-        first = seen.get((st.st_dev, st.st_ino))
-        if first is not None:
-            again = f" (as {first} and {name})" if first != name else ""
-            raise LogFileError(f"{name} is given twice{again}; pass each file once")
-        seen[(st.st_dev, st.st_ino)] = name
-    shown = names if len(names) <= _NAMES_SHOWN else [names[0], "...", names[-1]]
-    return ", ".join(shown) + (f" ({len(names)} files)" if len(names) > _NAMES_SHOWN else ""), [
-        Path(name) for name in names
-    ]
-
-
-def _is_mcap(entry: Path) -> bool:
-    return entry.suffix.lower() == ".mcap" and not entry.name.startswith(".") and entry.is_file()
-
-
-def _order(files: list[Path], summaries: list[LogSummary]) -> list[int]:
-    """Indexes of ``files`` in playing order: by the ``_<N>`` suffix when all share one ``<name>_``
-    prefix, else by first message time (files without messages last)."""
-    matches = [_SPLIT_NAME.match(path.name) for path in files]
-    if all(matches):
-        prefixes = {m["prefix"] for m in matches}
-        numbers = [int(m["index"]) for m in matches]
-        if len(prefixes) == 1 and len(set(numbers)) == len(numbers):
-            return sorted(range(len(files)), key=numbers.__getitem__)
-    return sorted(
-        range(len(files)),
-        key=lambda i: (summaries[i].start_ns is None, summaries[i].start_ns or 0, i),
-    )
+def summarize(path: str | os.PathLike[str]) -> LogSummary:
+    """Summarize one MCAP file; raises `LogFileError` on bad input, never a library exception."""
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        inside = sorted(p.name for p in Path(name).glob("*.mcap"))
+        hint = f"; did you mean {os.path.join(name, inside[0])}?" if inside else "; pass an .mcap file"
+        raise LogFileError(f"{name} is a directory, not an MCAP file{hint}")
+    return summarize_log(name)
 
 
 # ---------------------------------------------------------------------------- merging

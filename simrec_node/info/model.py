@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simrec_node.errors import SimrecError
+from simrec_node.logs import LogFileError
 
-
-class LogFileError(SimrecError):
-    """One-line, user-facing: what is wrong with which file and what to do.
-
-    The CLI prints ``str(err)`` and exits non-zero; it never needs a traceback.
-    """
+__all__ = ["EpisodeSummary", "FileEntry", "LogFileError", "LogSummary", "TopicSummary"]
 
 
 @dataclass(frozen=True)

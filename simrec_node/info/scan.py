@@ -1,116 +1,42 @@
-"""Fallback for files without a usable summary section: read the data section front to back.
+"""Fallback for files without a usable summary section: every chunk read front to back.
 
 A recorder that crashed (or is still running) leaves a file with no footer and usually a
-half-written record at the end. The scan counts every message in records that are complete and
-stops at the first record it cannot read, reporting where.
+half-written record at the end. The scan counts every message in the chunks that decompress
+and check, goes on past damaged ones (the reader's damage policy), and says where it stopped.
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from simrec_node.logs import LogFile
+from simrec_node.mcap import metadata as names
 
-from mcap.records import Channel, Chunk, Footer, Header, Message, Metadata, Schema
-from mcap.stream_reader import StreamReader, breakup_chunk
-
-from simrec_node.errors import SimrecError
-
-from .facts import DECODE_ERRORS, KNOWN_META, ChannelFacts, LogFacts, describe_error
+from .facts import ChannelFacts, LogFacts
 
 
-class ScanError(SimrecError):
-    """The scan could not even read the MCAP header; carries the byte offset and the reason."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        super().__init__(reason)
-        self.offset = offset
-        self.reason = reason
-
-
-class _Scanner:
-    def __init__(self) -> None:
-        self.facts = LogFacts(indexed=False)
-        self.schemas: dict[int, Schema] = {}
-        self.channel_schema: dict[int, int] = {}
-
-    def handle(self, record: object) -> None:
-        if isinstance(record, Message):
-            self._message(record)
-        elif isinstance(record, Channel):
-            self._channel(record)
-        elif isinstance(record, Schema):
-            self.schemas[record.id] = record
-            # A schema can arrive after a channel that references it (unusual, but legal).
-            for cid, sid in self.channel_schema.items():
-                if sid == record.id:
-                    self.facts.channels[cid].type_name = record.name
-        elif isinstance(record, Metadata):
-            if record.name in KNOWN_META:
-                self.facts.metadata.append((record.name, dict(record.metadata)))
-        elif isinstance(record, Header):
-            self.facts.library = record.library
-            self.facts.profile = record.profile
-
-    def _channel(self, channel: Channel) -> None:
-        if channel.id in self.facts.channels:
-            return  # channels are repeated in every chunk
-        schema = self.schemas.get(channel.schema_id)
-        self.channel_schema[channel.id] = channel.schema_id
-        self.facts.channels[channel.id] = ChannelFacts(
-            topic=channel.topic,
+def scan(file: LogFile) -> tuple[LogFacts, list[str]]:
+    """Facts counted from the data section, and one line per place it could not be read."""
+    layout, found = file.layout(), file.scan()
+    facts = LogFacts(library=file.library, profile=file.profile, indexed=False)
+    facts.chunk_count = found.chunk_count
+    facts.compression = set(found.compression)
+    facts.metadata = [(n, v) for n, v in layout.metadata if n in names.KNOWN]
+    for cid in sorted(set(found.channels) | set(found.counts)):
+        channel = found.channels.get(cid)
+        schema = found.schemas.get(channel.schema_id) if channel is not None else None
+        facts.channels[cid] = ChannelFacts(
+            topic=channel.topic if channel is not None else f"<unknown channel {cid}>",
             type_name=schema.name if schema else "",
-            message_encoding=channel.message_encoding,
+            message_encoding=channel.message_encoding if channel is not None else "",
+            count=found.counts.get(cid, 0),
+            first_time_ns=found.first.get(cid),
+            last_time_ns=found.last.get(cid),
         )
-
-    def _message(self, msg: Message) -> None:
-        facts = self.facts
-        ch = facts.channels.get(msg.channel_id)
-        if ch is None:  # channel record lost; still count the message
-            ch = facts.channels[msg.channel_id] = ChannelFacts(
-                topic=f"<unknown channel {msg.channel_id}>", type_name="", message_encoding=""
-            )
-        t = msg.log_time
-        ch.count += 1
-        ch.first_time_ns = t if ch.first_time_ns is None else min(ch.first_time_ns, t)
-        ch.last_time_ns = t if ch.last_time_ns is None else max(ch.last_time_ns, t)
-        facts.message_count += 1
-        facts.start_ns = t if facts.start_ns is None else min(facts.start_ns, t)
-        facts.end_ns = t if facts.end_ns is None else max(facts.end_ns, t)
-
-
-def scan(f: BinaryIO, size: int) -> tuple[LogFacts, int, str | None]:
-    """Count messages and read metadata from the start of ``f``.
-
-    Returns ``(facts, good_end, stop_reason)``: ``good_end`` is the byte offset just past the last
-    complete record, ``stop_reason`` is None when the scan reached a footer. Raises `ScanError`
-    when not even the header can be read.
-    """
-    f.seek(0)
-    scanner = _Scanner()
-    # Limiting record lengths to the file size turns garbage lengths into an error, not a huge read.
-    reader = StreamReader(f, emit_chunks=True, record_size_limit=max(size, 1))
-    good_end = len(b"\x89MCAP0\r\n")
-    seen_header = False
-    try:
-        for record in reader.records:
-            if not seen_header:
-                if not isinstance(record, Header):
-                    raise ScanError(good_end, f"expected a Header record, found {type(record).__name__}")
-                seen_header = True
-            if isinstance(record, Chunk):
-                # Decode fully before counting so a corrupt chunk contributes nothing.
-                inner = breakup_chunk(record, validate_crc=True)
-                for item in inner:
-                    scanner.handle(item)
-                scanner.facts.chunk_count += 1
-                scanner.facts.compression.add(record.compression or "none")
-            else:
-                scanner.handle(record)
-            good_end = f.tell()
-            if isinstance(record, Footer):
-                return scanner.facts, good_end, None
-    except DECODE_ERRORS as exc:
-        if not seen_header:
-            raise ScanError(good_end, describe_error(exc)) from exc
-        return scanner.facts, good_end, describe_error(exc)
-    # StreamReader only stops after a footer; reaching here means it was consumed above.
-    return scanner.facts, good_end, None
+    facts.message_count = sum(found.counts.values())
+    if found.first:
+        facts.start_ns, facts.end_ns = min(found.first.values()), max(found.last.values())
+    where = [
+        f"chunk at byte {offset} of {file.size} is corrupt ({reason}); its messages were skipped"
+        for offset, reason in found.damaged
+    ]
+    where += [damage.describe(file.size) for damage in layout.breaks if damage.resumed_at is not None]
+    return facts, where

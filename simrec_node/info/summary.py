@@ -1,116 +1,55 @@
-"""`summarize()`: open an MCAP file, pick the fast (indexed) or fallback (scan) reader, and turn
-what it found into a `LogSummary`. Every failure leaves here as a one-line `LogFileError`."""
+"""`summarize()`: facts from a file's summary section (fast) or from a scan of its data section
+(a file without a usable summary), turned into a `LogSummary`. Files are opened by the log
+reader, so every failure leaves as its one-line `LogFileError`."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from typing import BinaryIO
 
+from simrec_node.logs import Log, LogFile
+from simrec_node.mcap import metadata as names
 from simrec_node.msgs import Episode
 
-from .episodes import EPISODE_TYPE, episode_summary, read_episodes
-from .facts import (
-    DECODE_ERRORS,
-    MCAP_MAGIC,
-    RECORDING_META,
-    TOPIC_STATS_META,
-    USER_META,
-    ChannelFacts,
-    LogFacts,
-    describe_error,
-)
-from .indexed import NoSummary, read_indexed
-from .model import LogFileError, LogSummary, TopicSummary
-from .scan import ScanError, scan
+from .episodes import EPISODE_TYPE
+from .facts import ChannelFacts, LogFacts
+from .indexed import read_indexed
+from .model import LogSummary, TopicSummary
+from .scan import scan
 
 
-def summarize(path: str | os.PathLike[str]) -> LogSummary:
-    """Summarize one MCAP file; raises `LogFileError` (never a library exception) on bad input."""
-    summary, episodes = summarize_file(path)
-    return dataclasses.replace(summary, episodes=episode_summary(episodes))
-
-
-def summarize_file(path: str | os.PathLike[str]) -> tuple[LogSummary, list[Episode]]:
-    """`summarize` without the episode statistics, and the episodes themselves.
-
-    A split log computes its statistics over the episodes of all its files together.
-    """
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            _check_magic(f, name, size)
-            facts = _read(f, name, size)
-            episodes = _episodes(f, facts) if facts.indexed else []
-    except LogFileError:
-        raise
-    except FileNotFoundError:
-        raise LogFileError(f"no such file: {name}") from None
-    except IsADirectoryError:
-        raise LogFileError(_directory_message(name)) from None
-    except PermissionError:
-        if os.path.isdir(name):  # Windows reports directories this way
-            raise LogFileError(_directory_message(name)) from None
-        raise LogFileError(f"permission denied: cannot read {name}") from None
-    except OSError as exc:
-        raise LogFileError(f"cannot read {name}: {exc.strerror or exc}") from None
-    return build_summary(name, size, facts), episodes
-
-
-def _episodes(f: BinaryIO, facts: LogFacts) -> list[Episode]:
-    topics = [c.topic for c in facts.channels.values() if c.type_name == EPISODE_TYPE]
-    try:
-        return read_episodes(f, topics)
-    except Exception as exc:  # a damaged chunk must not hide the rest of the summary
-        facts.warnings.append(f"episode statistics unavailable: {describe_error(exc)}")
-        return []
-
-
-def _directory_message(name: str) -> str:
-    try:
-        inside = sorted(e for e in os.listdir(name) if e.endswith(".mcap"))
-    except OSError:
-        inside = []
-    hint = f"; did you mean {os.path.join(name, inside[0])}?" if inside else "; pass an .mcap file"
-    return f"{name} is a directory, not an MCAP file{hint}"
-
-
-def _check_magic(f: BinaryIO, name: str, size: int) -> None:
-    if size == 0:
-        raise LogFileError(f"{name} is empty (0 bytes); the recording wrote nothing")
-    head = f.read(len(MCAP_MAGIC))
-    if head == MCAP_MAGIC:
-        return
-    if MCAP_MAGIC.startswith(head):
-        raise LogFileError(f"{name} is truncated: only {size} byte(s), not even a full MCAP header")
-    raise LogFileError(f"{name} is not an MCAP file (bad magic bytes)")
-
-
-def _read(f: BinaryIO, name: str, size: int) -> LogFacts:
-    """Use the summary section when there is one; otherwise scan and say why counts may be short."""
-    unfinished = False
-    try:
-        return read_indexed(f, size)
-    except NoSummary as exc:
-        why, unfinished = str(exc), exc.unfinished
-    except DECODE_ERRORS as exc:
-        why = f"summary section is unreadable ({describe_error(exc)})"
-    try:
-        facts, good_end, stop = scan(f, size)
-    except ScanError as exc:
-        raise LogFileError(
-            f"{name} is corrupt at byte {exc.offset}: {exc.reason}; it cannot be read"
-        ) from None
-    if unfinished:
-        why = f"file was not closed cleanly ({why})"
-    if stop is None:
-        where = "counts come from a full scan of the file"
+def summarize_file(file: LogFile) -> LogSummary:
+    """The summary of one file of a log, without episode statistics (a split log computes
+    those over the episodes of all its files together)."""
+    if file.indexed:
+        facts = read_indexed(file)
     else:
-        where = f"counts come from a scan up to byte {good_end} of {size} (stopped: {stop})"
-    facts.warnings.append(f"{why}; {where}")
-    return facts
+        facts, skipped = scan(file)
+        layout = file.layout()
+        ends = [damage for damage in layout.breaks if damage.resumed_at is None]
+        if layout.closed and not ends:
+            where = "counts come from a full scan of the file"
+        else:
+            stop = ends[0].reason if ends else "the file ends without a DataEnd record"
+            where = f"counts come from a scan up to byte {layout.good_end} of {file.size} (stopped: {stop})"
+        facts.warnings.append(f"{file.summary_problem}; {where}")
+        facts.warnings += skipped
+    return build_summary(os.fspath(file.path), file.size, facts)
+
+
+def read_episodes(log: Log) -> list[Episode]:
+    """The episodes on the log's simrec.Episode channels (a few messages per thousands of steps:
+    only the chunks that hold them are read where the files are indexed)."""
+    channels = [c for c in log.channels.values() if c.schema_name == EPISODE_TYPE]
+    if not channels:
+        return []
+    out = []
+    for message in log.messages(channels):
+        try:
+            out.append(Episode.FromString(message.data))
+        except Exception:  # a malformed payload costs that episode, not the summary
+            continue
+    return out
 
 
 def _merged(facts: LogFacts, record_name: str) -> dict[str, str]:
@@ -181,7 +120,7 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
 
 def build_summary(path: str, size: int, facts: LogFacts) -> LogSummary:
     """Turn reader facts into the public summary (also applies the recorder metadata contract)."""
-    topic_stats = _merged(facts, TOPIC_STATS_META)
+    topic_stats = _merged(facts, names.TOPIC_STATS)
     topics = _topics(facts, topic_stats)
     start, end = facts.start_ns, facts.end_ns
     duration = (end - start) / 1e9 if start is not None and end is not None else 0.0
@@ -195,8 +134,8 @@ def build_summary(path: str, size: int, facts: LogFacts) -> LogSummary:
         compression=set(facts.compression),
         chunk_count=facts.chunk_count,
         topics=topics,
-        recording=_merged(facts, RECORDING_META),
-        user_meta=_merged(facts, USER_META),
+        recording=_merged(facts, names.RECORDING),
+        user_meta=_merged(facts, names.USER),
         library=facts.library,
         profile=facts.profile,
         indexed=facts.indexed,

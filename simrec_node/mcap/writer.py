@@ -28,38 +28,17 @@ from typing import BinaryIO, NoReturn
 
 from .compression import ChunkCompressor, lz4_compressor, zstd_compressor
 from .crc import crc32
+from .records import MAGIC, MESSAGE_INDEX_HEAD, PREFIX, U16, U32, U64, Opcode
 
 __all__ = ["MAGIC", "McapWriter"]
-
-MAGIC = b"\x89MCAP0\r\n"
-
-# Record opcodes (MCAP spec).
-_OP_HEADER = 0x01
-_OP_FOOTER = 0x02
-_OP_SCHEMA = 0x03
-_OP_CHANNEL = 0x04
-_OP_MESSAGE = 0x05
-_OP_CHUNK = 0x06
-_OP_MESSAGE_INDEX = 0x07
-_OP_CHUNK_INDEX = 0x08
-_OP_STATISTICS = 0x0B
-_OP_METADATA = 0x0C
-_OP_METADATA_INDEX = 0x0D
-_OP_SUMMARY_OFFSET = 0x0E
-_OP_DATA_END = 0x0F
 
 # opcode u8, record length u64, channel_id u16, sequence u32, log_time u64, publish_time u64.
 _MESSAGE_HEADER = struct.Struct("<BQHIQQ")
 _MESSAGE_OVERHEAD = _MESSAGE_HEADER.size  # 31 bytes before the payload
 _MESSAGE_FIXED = _MESSAGE_OVERHEAD - 9  # record length = this + len(data)
-_RECORD_PREFIX = struct.Struct("<BQ")
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
 # Chunk record up to (and excluding) the compression string:
 # message_start_time, message_end_time, uncompressed_size, uncompressed_crc.
 _CHUNK_HEAD = struct.Struct("<BQQQQI")
-_MESSAGE_INDEX_HEAD = struct.Struct("<BQHI")
 _U16_U64 = struct.Struct("<HQ")
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
@@ -75,24 +54,24 @@ _SEPARATE_MIN = 64 * 1024
 def _string(value: str) -> bytes:
     """MCAP String: uint32 byte length + UTF-8."""
     raw = value.encode("utf-8")
-    return _U32.pack(len(raw)) + raw
+    return U32.pack(len(raw)) + raw
 
 
 def _bytes_field(value: bytes) -> bytes:
     """MCAP Bytes with a uint32 length prefix (Schema.data)."""
-    return _U32.pack(len(value)) + value
+    return U32.pack(len(value)) + value
 
 
 def _string_map(values: dict[str, str]) -> bytes:
     """MCAP Map<string, string>: uint32 byte length of the entries, then key/value strings."""
     body = b"".join(_string(k) + _string(v) for k, v in values.items())
-    return _U32.pack(len(body)) + body
+    return U32.pack(len(body)) + body
 
 
 def _u16_u64_map(values: dict[int, int]) -> bytes:
     """MCAP Map<uint16, uint64> (ChunkIndex offsets, Statistics counts)."""
     body = b"".join(_U16_U64.pack(k, v) for k, v in values.items())
-    return _U32.pack(len(body)) + body
+    return U32.pack(len(body)) + body
 
 
 def _write_after_close(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
@@ -100,7 +79,7 @@ def _write_after_close(channel_id: int, sequence: int, log_time: int, publish_ti
 
 
 def _record(opcode: int, content: bytes) -> bytes:
-    return _RECORD_PREFIX.pack(opcode, len(content)) + content
+    return PREFIX.pack(opcode, len(content)) + content
 
 
 def _check_str_dict(values: dict[str, str], what: str) -> None:
@@ -217,7 +196,7 @@ class McapWriter:
             self._owns_fh = False
         try:
             self._write(MAGIC)
-            self._write(_record(_OP_HEADER, _string(profile) + _string(library)))
+            self._write(_record(Opcode.HEADER, _string(profile) + _string(library)))
         except BaseException:
             if self._owns_fh:
                 self._fh.close()
@@ -237,6 +216,7 @@ class McapWriter:
         pieces_size = self._pieces_size
         limit = self._limit
         pack = _MESSAGE_HEADER.pack
+        message_op = int(Opcode.MESSAGE)
         make_room = self._make_room
         raise_bad_channel = self._raise_bad_channel
 
@@ -253,7 +233,7 @@ class McapWriter:
                 offset = 0
             # Pack first: a bad argument must not leave an index entry without a record.
             head = pack(
-                _OP_MESSAGE, _MESSAGE_FIXED + n, channel_id, sequence & 0xFFFFFFFF, log_time, publish_time
+                message_op, _MESSAGE_FIXED + n, channel_id, sequence & 0xFFFFFFFF, log_time, publish_time
             )
             idx.append(log_time)
             idx.append(offset)
@@ -290,7 +270,7 @@ class McapWriter:
         if schema_id > _MAX_ID:
             raise ValueError("too many schemas (MCAP schema ids are uint16)")
         record = _record(
-            _OP_SCHEMA, _U16.pack(schema_id) + _string(name) + _string(encoding) + _bytes_field(key[2])
+            Opcode.SCHEMA, U16.pack(schema_id) + _string(name) + _string(encoding) + _bytes_field(key[2])
         )
         self._write_whole(record)
         self._schema_ids[key] = schema_id
@@ -310,9 +290,9 @@ class McapWriter:
         if channel_id > _MAX_ID:
             raise ValueError("too many channels (MCAP channel ids are uint16)")
         record = _record(
-            _OP_CHANNEL,
-            _U16.pack(channel_id)
-            + _U16.pack(schema_id)
+            Opcode.CHANNEL,
+            U16.pack(channel_id)
+            + U16.pack(schema_id)
             + _string(topic)
             + _string(message_encoding)
             + _string_map(metadata),
@@ -326,12 +306,12 @@ class McapWriter:
         """Write a Metadata record (indexed in the summary so readers find it without scanning)."""
         self._check_open()
         _check_str_dict(values, "metadata")
-        record = _record(_OP_METADATA, _string(name) + _string_map(values))
+        record = _record(Opcode.METADATA, _string(name) + _string_map(values))
         offset = self._pos
         self._write_whole(record)
         self._metadata_count += 1
         self._metadata_indexes.append(
-            _record(_OP_METADATA_INDEX, _U64.pack(offset) + _U64.pack(len(record)) + _string(name))
+            _record(Opcode.METADATA_INDEX, U64.pack(offset) + U64.pack(len(record)) + _string(name))
         )
 
     def add_chunk(self, record: bytes | memoryview, index: dict[int, list[int]]) -> None:
@@ -349,11 +329,11 @@ class McapWriter:
         if size < name_at + 8:
             raise ValueError(f"not a Chunk record ({size} bytes)")
         opcode, length, start, end, uncompressed_size, _ = _CHUNK_HEAD.unpack_from(record)
-        (name_len,) = _U32.unpack_from(record, _CHUNK_HEAD.size)
-        if opcode != _OP_CHUNK or _RECORD_PREFIX.size + length != size or name_at + name_len + 8 > size:
+        (name_len,) = U32.unpack_from(record, _CHUNK_HEAD.size)
+        if opcode != Opcode.CHUNK or PREFIX.size + length != size or name_at + name_len + 8 > size:
             raise ValueError("not a whole Chunk record (its opcode or lengths are wrong)")
         comp = bytes(record[_CHUNK_HEAD.size : name_at + name_len])  # the String, length included
-        (payload_size,) = _U64.unpack_from(record, name_at + name_len)
+        (payload_size,) = U64.unpack_from(record, name_at + name_len)
         if name_at + name_len + 8 + payload_size != size:
             raise ValueError("not a whole Chunk record (its lengths do not add up)")
         if not index:
@@ -373,10 +353,10 @@ class McapWriter:
             if not _LITTLE_ENDIAN_HOST:
                 arr.byteswap()
             body = arr.tobytes()
-            parts.append(_MESSAGE_INDEX_HEAD.pack(_OP_MESSAGE_INDEX, 6 + len(body), channel_id, len(body)))
+            parts.append(MESSAGE_INDEX_HEAD.pack(Opcode.MESSAGE_INDEX, 6 + len(body), channel_id, len(body)))
             parts.append(body)
             offsets[channel_id] = pos
-            pos += len(body) + _MESSAGE_INDEX_HEAD.size
+            pos += len(body) + MESSAGE_INDEX_HEAD.size
         try:
             self._write(record)
             self._write(b"".join(parts))
@@ -388,10 +368,10 @@ class McapWriter:
             self._message_count += len(entries) // 2
         self._chunk_indexes.append(
             _record(
-                _OP_CHUNK_INDEX,
+                Opcode.CHUNK_INDEX,
                 struct.pack("<QQQQ", start, end, chunk_start, size)
                 + _u16_u64_map(offsets)
-                + _U64.pack(pos - chunk_start - size)
+                + U64.pack(pos - chunk_start - size)
                 + comp
                 + struct.pack("<QQ", payload_size, uncompressed_size),
             )
@@ -434,7 +414,7 @@ class McapWriter:
             self._make_room()
             data_end = self._pos
             try:
-                self._write(_record(_OP_DATA_END, _U32.pack(0)))
+                self._write(_record(Opcode.DATA_END, U32.pack(0)))
                 self._write_summary()
                 self._fh.flush()
             except OSError:
@@ -580,14 +560,16 @@ class McapWriter:
             if not _LITTLE_ENDIAN_HOST:
                 arr.byteswap()
             body = arr.tobytes()
-            head = _MESSAGE_INDEX_HEAD.pack(_OP_MESSAGE_INDEX, 6 + len(body), channel_id, len(body))
+            head = MESSAGE_INDEX_HEAD.pack(Opcode.MESSAGE_INDEX, 6 + len(body), channel_id, len(body))
             offsets[channel_id] = pos
             pos += len(head) + len(body)
             parts.append(head)
             parts.append(body)
         try:
-            self._write(_CHUNK_HEAD.pack(_OP_CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp)
-            self._write(_U64.pack(payload_size))
+            self._write(
+                _CHUNK_HEAD.pack(Opcode.CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp
+            )
+            self._write(U64.pack(payload_size))
             for segment in payload:
                 self._write(segment)
             self._write(b"".join(parts))
@@ -605,10 +587,10 @@ class McapWriter:
 
         self._chunk_indexes.append(
             _record(
-                _OP_CHUNK_INDEX,
+                Opcode.CHUNK_INDEX,
                 struct.pack("<QQQQ", start, end, chunk_start, chunk_len)
                 + _u16_u64_map(offsets)
-                + _U64.pack(index_len)
+                + U64.pack(index_len)
                 + comp
                 + struct.pack("<QQ", payload_size, uncompressed_size),
             )
@@ -639,13 +621,13 @@ class McapWriter:
                 summary.extend(r)
             offsets.extend(
                 _record(
-                    _OP_SUMMARY_OFFSET,
+                    Opcode.SUMMARY_OFFSET,
                     struct.pack("<BQQ", opcode, start, summary_start + len(summary) - start),
                 )
             )
 
         statistics = _record(
-            _OP_STATISTICS,
+            Opcode.STATISTICS,
             struct.pack(
                 "<QHIIIIQQ",
                 self._message_count,
@@ -659,16 +641,16 @@ class McapWriter:
             )
             + _u16_u64_map(self._channel_counts),
         )
-        group(_OP_SCHEMA, self._schema_records)
-        group(_OP_CHANNEL, self._channel_records)
-        group(_OP_STATISTICS, [statistics])
-        group(_OP_CHUNK_INDEX, self._chunk_indexes)
-        group(_OP_METADATA_INDEX, self._metadata_indexes)
+        group(Opcode.SCHEMA, self._schema_records)
+        group(Opcode.CHANNEL, self._channel_records)
+        group(Opcode.STATISTICS, [statistics])
+        group(Opcode.CHUNK_INDEX, self._chunk_indexes)
+        group(Opcode.METADATA_INDEX, self._metadata_indexes)
 
         summary_offset_start = summary_start + len(summary)
-        footer_head = struct.pack("<BQQQ", _OP_FOOTER, 20, summary_start, summary_offset_start)
+        footer_head = struct.pack("<BQQQ", Opcode.FOOTER, 20, summary_start, summary_offset_start)
         summary_crc = crc32(footer_head, crc32(offsets, crc32(summary)))
         self._write(summary)
         self._write(offsets)
-        self._write(footer_head + _U32.pack(summary_crc))
+        self._write(footer_head + U32.pack(summary_crc))
         self._write(MAGIC)

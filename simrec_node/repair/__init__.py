@@ -4,9 +4,10 @@
 with a corrupt chunk); ``check`` reports what is wrong with a file, byte offsets included.
 """
 
+from simrec_node.mcap.walk import Break
+
 from .doctor import DoctorReport, check
 from .errors import RepairError
 from .recover import RecoveryReport, recover
-from .walk import Break
 
 __all__ = ["Break", "DoctorReport", "RecoveryReport", "RepairError", "check", "recover"]

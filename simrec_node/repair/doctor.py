@@ -13,26 +13,14 @@ import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..mcap.crc import crc32
-from .records import (
+from simrec_node.mcap.crc import crc32
+from simrec_node.mcap.records import (
     MAGIC,
     MESSAGE_HEAD,
-    OP_CHANNEL,
-    OP_CHUNK,
-    OP_CHUNK_INDEX,
-    OP_DATA_END,
-    OP_FOOTER,
-    OP_HEADER,
-    OP_MESSAGE,
-    OP_MESSAGE_INDEX,
-    OP_METADATA,
-    OP_METADATA_INDEX,
-    OP_SCHEMA,
-    OP_STATISTICS,
-    OP_SUMMARY_OFFSET,
     PARSE_ERRORS,
     PREFIX,
     ChannelRecord,
+    Opcode,
     SchemaRecord,
     opcode_name,
     parse_channel,
@@ -42,8 +30,10 @@ from .records import (
     read_string,
     valid_opcode,
 )
-from .source import Footer, mapped, read_footer
-from .walk import DataWalk
+from simrec_node.mcap.source import Footer, mapped, read_footer
+from simrec_node.mcap.walk import DataWalk
+
+from .errors import RepairError
 
 MAX_LINES = 30  # problem lines printed before "... and N more"
 
@@ -84,7 +74,7 @@ class DoctorReport:
 
 def check(path: str | os.PathLike[str]) -> DoctorReport:
     """Check one MCAP file; RepairError for a missing, empty or non-MCAP file."""
-    with mapped(path) as (buf, size):
+    with mapped(path, RepairError) as (buf, size):
         return check_buffer(buf, size, os.fspath(path))
 
 
@@ -129,7 +119,7 @@ class _Checker:
 
     def run(self) -> None:
         buf, size = self.buf, self.size
-        if size < len(MAGIC) + PREFIX.size or PREFIX.unpack_from(buf, len(MAGIC))[0] != OP_HEADER:
+        if size < len(MAGIC) + PREFIX.size or PREFIX.unpack_from(buf, len(MAGIC))[0] != Opcode.HEADER:
             self.problem(f"no Header record at byte {len(MAGIC)}")
         footer = read_footer(buf, size)
         if footer is None:
@@ -165,7 +155,7 @@ class _Checker:
         for item in walk:
             if item.chunk is not None:
                 last_chunk = self._chunk(item)
-            elif item.opcode == OP_MESSAGE_INDEX:
+            elif item.opcode == Opcode.MESSAGE_INDEX:
                 self._message_index(item.offset, item.body_start, item.body_end, last_chunk)
             else:
                 self._record(item.offset, item.opcode, item.body_start, item.body_end, data=True)
@@ -177,7 +167,7 @@ class _Checker:
         if walk.stopped_at is None:
             if not walk.breaks:
                 self.problem(f"no DataEnd record before the summary (byte {data_end})")
-        elif PREFIX.unpack_from(self.buf, walk.stopped_at)[0] != OP_DATA_END:
+        elif PREFIX.unpack_from(self.buf, walk.stopped_at)[0] != Opcode.DATA_END:
             self.problem(f"a Footer record at byte {walk.stopped_at}, inside the data section")
         else:
             self._data_end(walk.stopped_at, walk.position, data_end)
@@ -197,8 +187,9 @@ class _Checker:
         entries: dict[int, list[tuple[int, int]]] = {}
         unpack = MESSAGE_HEAD.unpack_from
         lo = hi = None
+        message = int(Opcode.MESSAGE)
         for opcode, start, end in item.inner:
-            if opcode == OP_MESSAGE:
+            if opcode == message:
                 cid, _, log_time, _ = unpack(records, start)
                 found = entries.get(cid)
                 if found is None:
@@ -250,21 +241,26 @@ class _Checker:
         buf = self.buf if buf is None else buf
         where = f"{opcode_name(opcode)} record {'in the chunk ' if in_chunk else ''}at byte {offset}"
         try:
-            if opcode == OP_SCHEMA:
+            if opcode == Opcode.SCHEMA:
                 self._define(self.schemas, parse_schema(buf, start, end), "schema", where)
-            elif opcode == OP_CHANNEL:
+            elif opcode == Opcode.CHANNEL:
                 self._define(self.channels, parse_channel(buf, start, end), "channel", where)
-            elif opcode == OP_METADATA:
+            elif opcode == Opcode.METADATA:
                 name, _ = parse_metadata(buf, start, end)
                 self.metadata[offset] = (name, end - offset)
-            elif opcode == OP_MESSAGE:
+            elif opcode == Opcode.MESSAGE:
                 if end - start < MESSAGE_HEAD.size:
                     raise struct.error("too short")
                 cid, _, log_time, _ = MESSAGE_HEAD.unpack_from(buf, start)
                 self.counts[cid] += 1
                 self.message_channels.add(cid)
                 self._times(log_time, log_time)
-            elif data and opcode in (OP_CHUNK_INDEX, OP_STATISTICS, OP_SUMMARY_OFFSET, OP_METADATA_INDEX):
+            elif data and opcode in (
+                Opcode.CHUNK_INDEX,
+                Opcode.STATISTICS,
+                Opcode.SUMMARY_OFFSET,
+                Opcode.METADATA_INDEX,
+            ):
                 self.problem(f"{where}: a summary record inside the data section")
             elif not valid_opcode(opcode):
                 self.problem(f"{where}: invalid opcode")
@@ -316,13 +312,13 @@ class _Checker:
         groups: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         for offset, opcode, s, e in records:
             groups[opcode].append((offset, s, e))
-        for offset, s, e in groups.get(OP_SCHEMA, []):
+        for offset, s, e in groups.get(Opcode.SCHEMA, []):
             self._summary_definition(self.schemas, parse_schema, offset, s, e, "schema")
-        for offset, s, e in groups.get(OP_CHANNEL, []):
+        for offset, s, e in groups.get(Opcode.CHANNEL, []):
             self._summary_definition(self.channels, parse_channel, offset, s, e, "channel")
-        self._chunk_indexes(groups.get(OP_CHUNK_INDEX, []))
-        self._metadata_indexes(groups.get(OP_METADATA_INDEX, []))
-        stats = groups.get(OP_STATISTICS, [])
+        self._chunk_indexes(groups.get(Opcode.CHUNK_INDEX, []))
+        self._metadata_indexes(groups.get(Opcode.METADATA_INDEX, []))
+        stats = groups.get(Opcode.STATISTICS, [])
         if len(stats) > 1:
             self.problem(f"summary section has {len(stats)} Statistics records (at most one allowed)")
         for offset, s, e in stats[:1]:
@@ -342,7 +338,14 @@ class _Checker:
             if not valid_opcode(opcode) or end > stop:
                 self.problem(f"{what}: malformed record at byte {pos} ({opcode_name(opcode)})")
                 break
-            if opcode in (OP_CHUNK, OP_MESSAGE, OP_MESSAGE_INDEX, OP_DATA_END, OP_FOOTER, OP_HEADER):
+            if opcode in (
+                Opcode.CHUNK,
+                Opcode.MESSAGE,
+                Opcode.MESSAGE_INDEX,
+                Opcode.DATA_END,
+                Opcode.FOOTER,
+                Opcode.HEADER,
+            ):
                 self.problem(f"{what}: a {opcode_name(opcode)} record at byte {pos} does not belong there")
             out.append((pos, opcode, pos + PREFIX.size, end))
             pos = end
@@ -443,7 +446,7 @@ class _Checker:
         for offset, opcode, s, _ in self._summary_records(
             footer.summary_offset_start, footer.offset, "summary offset section"
         ):
-            if opcode != OP_SUMMARY_OFFSET:
+            if opcode != Opcode.SUMMARY_OFFSET:
                 self.problem(f"summary offset section: a {opcode_name(opcode)} record at byte {offset}")
                 continue
             group, start, length = struct.unpack_from("<BQQ", self.buf, s)

@@ -21,23 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simrec_node.mcap import McapWriter
-
-from .ahead import ahead
-from .doctor import check_buffer
-from .errors import RepairError
-from .records import (
+from simrec_node.mcap.records import (
     MAGIC,
     MESSAGE_HEAD,
-    OP_CHANNEL,
-    OP_CHUNK,
-    OP_HEADER,
-    OP_MESSAGE,
-    OP_METADATA,
-    OP_SCHEMA,
     PARSE_ERRORS,
     PREFIX,
     U16,
     ChannelRecord,
+    Opcode,
     SchemaRecord,
     opcode_name,
     parse_channel,
@@ -46,8 +37,12 @@ from .records import (
     parse_schema,
     read_string,
 )
-from .source import mapped, read_footer, same_file
-from .walk import Break, DataWalk, Item
+from simrec_node.mcap.source import mapped, read_footer, same_file
+from simrec_node.mcap.walk import Break, DataWalk, Item
+
+from .ahead import ahead
+from .doctor import check_buffer
+from .errors import RepairError
 
 _PEEK_RECORDS = 10_000  # records framed to find the input's compression
 Progress = Callable[[int, int, int], None]  # (bytes read, file size, messages so far)
@@ -119,7 +114,7 @@ def recover(
     the output then uses one compression throughout)."""
     src, dst = Path(source), Path(output)
     began = time.perf_counter()
-    with mapped(src) as (buf, size):
+    with mapped(src, RepairError) as (buf, size):
         _check_output(src, dst, overwrite)
         report = RecoveryReport(os.fspath(src), os.fspath(dst), size)
         if read_footer(buf, size) is not None and check_buffer(buf, size, report.source).healthy:
@@ -171,10 +166,10 @@ def _peek(buf: object, size: int) -> tuple[str, str, str]:
         if end > size:
             break
         try:
-            if opcode == OP_HEADER:
+            if opcode == Opcode.HEADER:
                 profile, at = read_string(buf, pos + PREFIX.size, end)
                 library, _ = read_string(buf, at, end)
-            elif opcode == OP_CHUNK:
+            elif opcode == Opcode.CHUNK:
                 compression = parse_chunk_header(buf, pos, size).compression
                 if compression:
                     break
@@ -244,8 +239,9 @@ class _Copier:
         unpack = MESSAGE_HEAD.unpack_from
         same_channels = self.same_channels
         index: dict[int, list[int]] = {}
+        message = int(Opcode.MESSAGE)
         for opcode, start, end in item.inner:
-            if opcode == OP_MESSAGE:
+            if opcode == message:
                 cid, _, log_time, _ = unpack(records, start)
                 entries = index.get(cid)
                 if entries is None:
@@ -253,10 +249,10 @@ class _Copier:
                         return False
                     entries = index[cid] = []
                 entries += (log_time, start - PREFIX.size)
-            elif opcode in (OP_SCHEMA, OP_CHANNEL):
+            elif opcode in (Opcode.SCHEMA, Opcode.CHANNEL):
                 self._record(-1, opcode, records, start, end, None)
                 (rid,) = U16.unpack_from(records, start)
-                if rid not in (self.same_schemas if opcode == OP_SCHEMA else same_channels):
+                if rid not in (self.same_schemas if opcode == Opcode.SCHEMA else same_channels):
                     return False
             else:
                 return False
@@ -281,8 +277,9 @@ class _Copier:
         channel_ids = self.channel_ids
         counts = self.counts
         skip = MESSAGE_HEAD.size
+        message = int(Opcode.MESSAGE)
         for opcode, start, end in inner:
-            if opcode == OP_MESSAGE:
+            if opcode == message:
                 cid, sequence, log_time, publish_time = unpack(records, start)
                 out = channel_ids.get(cid)
                 if out is None:
@@ -298,15 +295,15 @@ class _Copier:
         self, offset: int, opcode: int, buf: object, start: int, end: int, walk: DataWalk | None
     ) -> None:
         try:
-            if opcode == OP_SCHEMA:
+            if opcode == Opcode.SCHEMA:
                 self._schema(parse_schema(buf, start, end))
-            elif opcode == OP_CHANNEL:
+            elif opcode == Opcode.CHANNEL:
                 self._channel(parse_channel(buf, start, end))
-            elif opcode == OP_METADATA:
+            elif opcode == Opcode.METADATA:
                 name, values = parse_metadata(buf, start, end)
                 self.writer.add_metadata(name, values)
                 self.report.metadata += 1
-            elif opcode == OP_MESSAGE:
+            elif opcode == Opcode.MESSAGE:
                 self._chunk(
                     buf[start - PREFIX.size : end], [(opcode, PREFIX.size, end - start + PREFIX.size)]
                 )

@@ -1,8 +1,11 @@
 """Walk the data section record by record, past damage where the framing allows.
 
-Yields complete records and only those chunks that decompress and match their CRC; what could
-not be used is collected in ``breaks`` with its byte offset, the reason, and where the walk
-picked up again (None when it could not: the usual truncated tail).
+The damage-tolerant primitive every reader stands on (``repair``, ``logs``). Yields complete
+records and chunks; with ``verify`` (the default) only chunks that decompress and match their
+CRC, else chunk headers whose framing adds up (the caller checks them when it needs their
+records). What could not be used is collected in ``breaks`` with its byte offset, the reason,
+and where the walk picked up again (None when it could not: the usual truncated tail). A tail
+of zeros, as a power cut leaves it, is named as such and costs one search of its length.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .records import (
-    OP_CHUNK,
-    OP_DATA_END,
-    OP_FOOTER,
     PREFIX,
     ChunkHeader,
     Damage,
-    decompress,
+    Opcode,
+    chunk_records,
     find_next_chunk,
     opcode_name,
     parse_chunk_header,
@@ -44,8 +45,8 @@ class Break:
 
 
 class Item(NamedTuple):
-    """A record (``chunk`` is None) or a verified chunk (``records`` = its decompressed bytes,
-    ``inner`` = ``(opcode, body_start, body_end)`` of each record inside)."""
+    """A record (``chunk`` is None) or a chunk (verified: ``records`` = its decompressed bytes,
+    ``inner`` = ``(opcode, body_start, body_end)`` of each record inside; unverified: both None)."""
 
     offset: int
     opcode: int
@@ -59,8 +60,9 @@ class Item(NamedTuple):
 class DataWalk:
     """Iterate the records of ``buf[start:end]`` (``buf`` is the mmapped file)."""
 
-    def __init__(self, buf: object, start: int, end: int) -> None:
+    def __init__(self, buf: object, start: int, end: int, *, verify: bool = True) -> None:
         self.buf = buf
+        self.verify = verify
         self.start = start
         self.end = end
         self.breaks: list[Break] = []
@@ -78,6 +80,10 @@ class DataWalk:
             opcode, length = PREFIX.unpack_from(buf, pos)
             record_end = pos + PREFIX.size + length
             if not valid_opcode(opcode):
+                if opcode == 0 and _zeros(buf, pos, end):
+                    reason = f"the file ends in {end - pos} zero bytes (as a power cut leaves it)"
+                    self.breaks.append(Break(pos, reason, None))
+                    return
                 pos = self._resync(pos, f"invalid opcode 0x{opcode:02x} (record framing lost)")
                 continue
             if record_end > end:
@@ -91,10 +97,14 @@ class DataWalk:
                 self.breaks.append(Break(pos, reason, found))
                 pos = found
                 continue
-            if opcode == OP_CHUNK:
+            if opcode == Opcode.CHUNK:
                 try:
                     head = parse_chunk_header(buf, pos, end)
-                    records = _verified_records(buf, head)
+                    if not self.verify:
+                        yield Item(pos, opcode, pos + PREFIX.size, record_end, head)
+                        pos = record_end
+                        continue
+                    records = chunk_records(buf, head)
                     inner = split_records(records, pos)
                 except Damage as exc:
                     resume = self._after_damaged_chunk(pos, record_end)
@@ -104,7 +114,7 @@ class DataWalk:
                 yield Item(pos, opcode, pos + PREFIX.size, record_end, head, records, inner)
             else:
                 yield Item(pos, opcode, pos + PREFIX.size, record_end)
-                if opcode in (OP_DATA_END, OP_FOOTER):
+                if opcode in (Opcode.DATA_END, Opcode.FOOTER):
                     self.stopped_at = pos
                     self.position = record_end
                     return
@@ -128,10 +138,7 @@ class DataWalk:
         return self.end if found is None else found
 
 
-def _verified_records(buf: object, head: ChunkHeader) -> bytes | memoryview:
-    """The chunk's records, checked. Compressed data is read through a view of the map (the
-    decompressor makes the only copy); stored records are copied out, so no view outlives this."""
-    if not head.compression:
-        return decompress(head, buf[head.data_start : head.data_end])  # type: ignore[index]
-    with memoryview(buf) as whole, whole[head.data_start : head.data_end] as data:  # type: ignore[arg-type]
-        return decompress(head, data)
+def _zeros(buf: object, start: int, end: int) -> bool:
+    """Whether ``buf[start:end]`` is all zero bytes: read once, a MiB at a time."""
+    step = 1 << 20
+    return not any(buf[at : min(at + step, end)].lstrip(b"\0") for at in range(start, end, step))  # type: ignore[index]

@@ -1,0 +1,308 @@
+"""The one log reader: a file, several files or a split directory read as one log.
+
+Damage policy (the same for ``info``, ``play`` and ``convert``): reading goes on past a bad
+chunk or a break in the framing; each one is counted once per pass in ``skipped`` as a line
+that says which file, at which byte, and why ("run_1.mcap: chunk at byte 4096 of 9000 is
+corrupt (CRC mismatch); its messages were skipped"). Nothing is raised for damage inside a
+file that opened; only a path that is not a readable MCAP file raises ``LogFileError``.
+
+Messages come in log-time order: files in playing order (files whose time ranges overlap are
+merged), chunks by start time (overlapping chunks merged), and within a chunk by log time.
+A chunk is decompressed only when its time range meets the window asked for; several are
+decompressed ahead on a thread pool (zstd and lz4 release the GIL) where cores allow.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+from simrec_node.mcap.records import MESSAGE_HEAD, ChunkHeader, Damage, Opcode
+
+from .file import LogFile, Loose
+from .files import LogSpec, as_list, play_order, resolve
+from .model import Channel, Message
+
+ALL_TIME = (0, (1 << 64) - 1)
+_MESSAGE = int(Opcode.MESSAGE)
+_AHEAD = max(1, min(4, (os.cpu_count() or 1) - 1))  # chunks decompressed ahead of the reader
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+class Log:
+    """An opened log. ``files`` are its files in playing order, ``channels`` its channels (one
+    per topic, type and encodings across files), ``skipped`` what the last pass could not read.
+
+    A context manager: ``close()`` unmaps the files. Raises ``LogFileError`` (one line) for a
+    missing path, a directory without ``.mcap`` files, a pipe, or a file that is not MCAP.
+    """
+
+    def __init__(self, spec: LogSpec) -> None:
+        names = as_list(spec)
+        single = len(names) == 1 and not os.path.isdir(names[0])
+        name, paths = (names[0], [Path(names[0])]) if single else resolve(names)
+        self.name = name
+        self.is_set = not single
+        self._stack = ExitStack()
+        try:
+            opened = [self._stack.enter_context(LogFile(path)) for path in paths]
+        except BaseException:
+            self._stack.close()
+            raise
+        order = play_order(paths, [f.time_range()[0] for f in opened]) if self.is_set else [0]
+        self.files: list[LogFile] = [opened[i] for i in order]
+        self.channels: dict[int, Channel] = {}
+        # per file: its channel id -> the log's channel
+        self._local: list[dict[int, Channel]] = []
+        by_key: dict[tuple, Channel] = {}
+        for file in self.files:
+            local: dict[int, Channel] = {}
+            for cid, (record, schema) in sorted(file.channel_records().items()):
+                channel = Channel(
+                    cid if cid not in self.channels else max(self.channels) + 1,
+                    record.topic,
+                    record.message_encoding,
+                    schema.name if schema else "",
+                    schema.encoding if schema else "",
+                    schema.data if schema else b"",
+                    dict(record.metadata),
+                )
+                known = by_key.get(channel.key)
+                if known is None:
+                    known = by_key[channel.key] = self.channels[channel.id] = channel
+                local[cid] = known
+            self._local.append(local)
+        self.skipped: list[str] = []
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Log({self.name!r}, {len(self.files)} file(s), {len(self.channels)} channel(s))"
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def _label(self, file: LogFile) -> str:
+        return f"{file.path.name}: " if self.is_set else ""
+
+    # ------------------------------------------------------------------ reading
+
+    def messages(
+        self,
+        channels: Iterable[Channel] | None = None,
+        start_ns: int = ALL_TIME[0],
+        end_ns: int = ALL_TIME[1],
+        *,
+        progress: Progress | None = None,
+    ) -> Iterator[Message]:
+        """Messages of ``channels`` (all when None) with ``start_ns <= log_time <= end_ns``, in
+        log-time order. Damage is skipped and said in ``skipped`` (see the module's policy)."""
+        wanted = set(self.channels.values()) if channels is None else set(channels)
+        self.skipped = []
+        total, done = self.size, 0
+        parts = []
+        for i, file in enumerate(self.files):
+            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+            lo, hi = file.time_range()
+            parts.append((file, local, lo, hi, done))
+            done += file.size
+        for group in _overlapping(parts):
+            streams = [
+                self._file_messages(file, local, start_ns, end_ns, progress, base, total)
+                for file, local, _, _, base in group
+            ]
+            try:
+                if len(streams) == 1:
+                    yield from streams[0]
+                else:
+                    yield from heapq.merge(*streams, key=lambda m: m.log_time)
+            finally:
+                for stream in streams:
+                    stream.close()
+        if progress is not None:
+            progress(total, total)
+
+    def _file_messages(
+        self,
+        file: LogFile,
+        local: dict[int, Channel],
+        lo: int,
+        hi: int,
+        progress: Progress | None,
+        base: int,
+        total: int,
+    ) -> Iterator[Message]:
+        layout = file.layout()
+        label = self._label(file)
+        for damage in layout.breaks:
+            self.skipped.append(label + damage.describe(file.size))
+        if not local:
+            return
+        holds = file.chunk_channels()
+        pieces = [
+            p
+            for p in layout.pieces
+            if _meets(p, lo, hi)
+            and (
+                holds is None or isinstance(p, Loose) or not holds.get(p.offset, set(local)).isdisjoint(local)
+            )
+        ]
+        pieces.sort(key=_start)
+        for group in _chunk_groups(file, pieces):
+            batch: list[Message] = []
+            for piece, result in group:
+                if result is None:  # a loose message
+                    record = file.loose_record(piece)
+                    batch.extend(_messages(record, [(_MESSAGE, 9, len(record))], local, lo, hi))
+                    continue
+                try:
+                    records, spans = result.result()
+                except Damage as exc:
+                    self.skipped.append(
+                        f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
+                        "its messages were skipped"
+                    )
+                    continue
+                batch.extend(_messages(records, spans, local, lo, hi))
+                if progress is not None:
+                    progress(base + piece.data_end, total)
+            times = [m.log_time for m in batch]
+            if any(a > b for a, b in itertools.pairwise(times)):
+                batch.sort(key=lambda m: m.log_time)
+            yield from batch
+
+    # ------------------------------------------------------------------ look-back
+
+    def latest(self, channels: Iterable[Channel], floor: int, time_ns: int) -> dict[Channel, Message]:
+        """The newest message of each of ``channels`` with ``floor <= log_time <= time_ns``,
+        reading chunks backwards from ``time_ns`` and stopping once each channel has one."""
+        wanted = set(channels)
+        found: dict[Channel, Message] = {}
+        candidates = []
+        for i, file in enumerate(self.files):
+            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+            if local:
+                candidates += [(p, file, local) for p in file.layout().pieces if _meets(p, floor, time_ns)]
+        candidates.sort(key=lambda c: _end(c[0]), reverse=True)
+        for piece, file, local in candidates:
+            if len(found) == len(wanted) and min(m.log_time for m in found.values()) >= _end(piece):
+                break  # every channel has a message newer than anything this chunk holds
+            if isinstance(piece, Loose):
+                record = file.loose_record(piece)
+                messages = _messages(record, [(_MESSAGE, 9, len(record))], local, floor, time_ns)
+            else:
+                try:
+                    records, spans = file.records(piece)
+                except Damage:
+                    continue  # a read pass says where; a look-back just finds less
+                messages = _messages(records, spans, local, floor, time_ns)
+            for message in messages:
+                known = found.get(message.channel)
+                if known is None or message.log_time >= known.log_time:
+                    found[message.channel] = message
+        return found
+
+
+def _start(piece: ChunkHeader | Loose) -> int:
+    return piece.log_time if isinstance(piece, Loose) else piece.start_time
+
+
+def _end(piece: ChunkHeader | Loose) -> int:
+    return piece.log_time if isinstance(piece, Loose) else piece.end_time
+
+
+def _meets(piece: ChunkHeader | Loose, lo: int, hi: int) -> bool:
+    return _end(piece) >= lo and _start(piece) <= hi
+
+
+def _overlapping(parts: list[tuple]) -> list[list[tuple]]:
+    """Files in playing order, grouped where their time ranges overlap (a group is merged)."""
+    groups: list[list[tuple]] = []
+    group_end: int | None = None
+    for part in parts:
+        lo, hi = part[2], part[3]
+        if groups and lo is not None and group_end is not None and lo < group_end:
+            groups[-1].append(part)
+            group_end = max(group_end, hi)
+        else:
+            groups.append([part])
+            group_end = hi
+    return groups
+
+
+def _chunk_groups(
+    file: LogFile, pieces: list[ChunkHeader | Loose]
+) -> Iterator[list[tuple[ChunkHeader | Loose, Future | None]]]:
+    """Pieces sorted by start time, grouped where their time ranges overlap, each chunk's records
+    decompressed ahead on a thread pool (at most ``_AHEAD`` chunks in flight)."""
+    if not pieces:
+        return
+    with ThreadPoolExecutor(_AHEAD, thread_name_prefix="simrec-log-read") as pool:
+        pending: deque[tuple[ChunkHeader | Loose, Future | None]] = deque()
+        it = iter(pieces)
+
+        def submit() -> None:
+            piece = next(it, None)
+            if piece is not None:
+                pending.append(
+                    (piece, None if isinstance(piece, Loose) else pool.submit(file.records, piece))
+                )
+
+        try:
+            for _ in range(_AHEAD + 1):
+                submit()
+            group: list = []
+            group_end = -1
+            while pending:
+                piece, future = pending.popleft()
+                submit()
+                if group and _start(piece) > group_end:
+                    yield group
+                    group = []
+                group.append((piece, future))
+                group_end = max(group_end, _end(piece))
+            if group:
+                yield group
+        finally:
+            for _, future in pending:
+                if future is not None:
+                    future.cancel()
+
+
+def _messages(
+    records: bytes | memoryview,
+    spans: list[tuple[int, int, int]],
+    local: dict[int, Channel],
+    lo: int,
+    hi: int,
+) -> list[Message]:
+    """The messages among ``spans`` of ``records`` on ``local``'s channels within ``[lo, hi]``."""
+    view = memoryview(records)
+    unpack = MESSAGE_HEAD.unpack_from
+    skip = MESSAGE_HEAD.size
+    get = local.get
+    out = []
+    append = out.append
+    for opcode, start, end in spans:
+        if opcode != _MESSAGE:
+            continue
+        cid, sequence, log_time, publish_time = unpack(records, start)
+        channel = get(cid)
+        if channel is not None and lo <= log_time <= hi:
+            append(Message(channel, sequence, log_time, publish_time, view[start + skip : end]))
+    return out
