@@ -26,12 +26,17 @@ class TopicTable:
         self.columns: dict[str, Column] = {}
 
     def add(self, log_time: int, publish_time: int, message: Any) -> None:
+        """One row; ValueError (the row not added) for a message whose schema cannot be walked
+        (a damaged schema record: they carry no CRC outside chunks)."""
+        values: dict[str, Any] = {}
+        kinds: dict[str, Kind] = {}
+        try:
+            flatten(message, values, kinds)
+        except (KeyError, AttributeError, TypeError) as exc:
+            raise ValueError(f"{type(exc).__name__}: {exc}") from None
         row = len(self.log_time)
         self.log_time.append(log_time)
         self.publish_time.append(publish_time)
-        values: dict[str, Any] = {}
-        kinds: dict[str, Kind] = {}
-        flatten(message, values, kinds)
         columns = self.columns
         for key, value in values.items():
             column = columns.get(key)
@@ -46,11 +51,8 @@ class TopicTable:
     def finish(self) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
         """(arrays by field path incl. ``log_time``/``publish_time``, skipped reasons, notes)."""
         rows = self.rows
-        log_time = np.array(self.log_time, dtype=np.int64)
-        arrays: dict[str, np.ndarray] = {
-            "log_time": log_time,
-            "publish_time": np.array(self.publish_time, dtype=np.int64),
-        }
+        log_time = _times(self.log_time)
+        arrays: dict[str, np.ndarray] = {"log_time": log_time, "publish_time": _times(self.publish_time)}
         skipped: dict[str, str] = {}
         notes: dict[str, str] = {}
         for key, column in self.columns.items():
@@ -63,13 +65,21 @@ class TopicTable:
             arrays[key] = array
             if note:
                 notes[key] = note
-        if rows > 1 and np.any(np.diff(log_time) < 0):  # chunks written out of order
+        if rows > 1 and np.any(log_time[1:] < log_time[:-1]):  # chunks written out of order
             order = np.argsort(log_time, kind="stable")
             arrays = {k: v[order] for k, v in arrays.items()}
         return arrays, skipped, notes
 
     def arrays(self) -> dict[str, np.ndarray]:
         return self.finish()[0]
+
+
+def _times(values: list[int]) -> np.ndarray:
+    """Nanosecond times as int64, or uint64 where a log holds times past 2**63 (valid MCAP)."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return np.array(values, dtype=np.uint64)
 
 
 @dataclass
@@ -96,7 +106,17 @@ def collect(
         t: TopicTable(t, reader.topics[t].type_name, reader.topics[t].count, allow_object) for t in names
     }
     count = 0
+    unflattened: dict[str, int] = {}
     for topic, log_time, publish_time, message in reader.iter_decoded(names, start, end, progress=progress):
-        tables[topic].add(log_time, publish_time, message)
+        try:
+            tables[topic].add(log_time, publish_time, message)
+        except ValueError:
+            unflattened[topic] = unflattened.get(topic, 0) + 1
+            continue
         count += 1
-    return Collection(tables, list(reader.problems), count)
+    problems = list(reader.problems)
+    problems += [
+        f"{n} message(s) on {topic} do not fit their schema (is it damaged?) and were skipped"
+        for topic, n in unflattened.items()
+    ]
+    return Collection(tables, problems, count)

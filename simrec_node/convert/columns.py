@@ -14,6 +14,8 @@ import numpy as np
 
 from .fields import Kind
 
+_START_BYTES = 64 << 20  # the most a column allocates before it has seen its rows
+
 
 class Column:
     """Accumulates one field's values; ``finish(rows)`` returns ``(array | None, note)``."""
@@ -47,7 +49,10 @@ class Column:
         elif isinstance(first, np.ndarray):
             self.mode = "array"
             self.row_shape, self.dtype = first.shape, first.dtype
-            self._buf = np.empty((max(capacity, 1), *first.shape), dtype=first.dtype)
+            # ``capacity`` is what the summary claims, unchecked: start at most _START_BYTES and
+            # let the buffer grow by doubling, so a lying count cannot size the allocation.
+            most = max(1, _START_BYTES // max(1, first.nbytes))
+            self._buf = np.empty((min(max(capacity, 1), most), *first.shape), dtype=first.dtype)
         else:
             self.mode = "scalar"
             self.dtype = kind if kind is not None else np.asarray(first).dtype

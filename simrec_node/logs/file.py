@@ -57,6 +57,7 @@ class Layout:
     channels: dict[int, ChannelRecord] = field(default_factory=dict)
     metadata: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     breaks: list[Break] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (chunk offset, same chunk's offset)
     closed: bool = False  # the walk reached DataEnd or the Footer
     good_end: int = 0  # where the walk stopped reading
 
@@ -136,10 +137,23 @@ class LogFile:
         out = Layout()
         walk = DataWalk(buf, len(MAGIC), self.size, verify=False)
         message = int(Opcode.MESSAGE)
+        seen: dict[tuple[int, ...], int] = {}
         for item in walk:
             opcode, start, end = item.opcode, item.body_start, item.body_end
             if item.chunk is not None:
-                out.pieces.append(item.chunk)
+                head = item.chunk
+                key = (
+                    head.start_time,
+                    head.end_time,
+                    head.uncompressed_size,
+                    head.crc,
+                    head.data_end - head.data_start,
+                )
+                if head.crc and key in seen:  # a chunk written twice is read once
+                    out.repeats.append((head.offset, seen[key]))
+                    continue
+                seen[key] = head.offset
+                out.pieces.append(head)
                 continue
             try:
                 if opcode == message:

@@ -151,6 +151,10 @@ class Log:
         label = self._label(file)
         for damage in layout.breaks:
             self.skipped.append(label + damage.describe(file.size))
+        for offset, first in layout.repeats:
+            self.skipped.append(
+                f"{label}the chunk at byte {offset} repeats the one at byte {first}; read once"
+            )
         if not local:
             return
         holds = file.chunk_channels()

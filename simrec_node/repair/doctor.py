@@ -132,7 +132,7 @@ class _Checker:
         else:
             data_end = self._check_footer(footer)
         self._walk(data_end, footer)
-        if footer is not None and footer.summary_start:
+        if footer is not None and footer.summary_start and self._summary_in_range(footer):
             self._summary(footer)
         self._references()
         self.report.messages = sum(self.counts.values())
@@ -148,6 +148,11 @@ class _Checker:
             self.problem(f"footer: summary_offset_start {offsets} is outside the summary (footer at {at})")
             return start or at
         return start or offsets or at
+
+    def _summary_in_range(self, footer: Footer) -> bool:
+        """Whether the footer's summary offsets lie inside the file (``_check_footer`` said if not)."""
+        start, offsets, at = footer.summary_start, footer.summary_offset_start, footer.offset
+        return len(MAGIC) < start <= at and (not offsets or start <= offsets <= at)
 
     def _walk(self, data_end: int, footer: Footer | None) -> None:
         walk = DataWalk(self.buf, len(MAGIC), data_end)

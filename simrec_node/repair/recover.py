@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simrec_node.mcap import McapWriter
+from simrec_node.mcap.crc import crc32
 from simrec_node.mcap.records import (
     MAGIC,
     MESSAGE_HEAD,
@@ -63,6 +64,7 @@ class RecoveryReport:
     breaks: list[Break] = field(default_factory=list)
     unclosed_at: int | None = None  # the data ended here, cleanly, but without DataEnd/footer
     orphans: int = 0  # messages whose Channel record was lost
+    duplicates: int = 0  # chunks that repeat one already copied, dropped
     compression: str = "zstd"
     seconds: float = 0.0
 
@@ -95,6 +97,8 @@ class RecoveryReport:
         skipped = [d for d in self.breaks if d.resumed_at is not None]
         if skipped:
             out.append(f"skipped {len(skipped)} damaged region(s) and continued past them")
+        if self.duplicates:
+            out.append(f"dropped {self.duplicates} chunk(s) that repeat one already copied")
         if self.orphans:
             out.append(f"dropped {self.orphans} message(s) whose Channel record was lost")
         return out
@@ -203,6 +207,7 @@ class _Copier:
         self.topics: list[str] = [""]  # output channel id -> topic
         self.counts: list[int] = [0]  # output channel id -> messages written
         self.copy_chunks = copy_chunks
+        self.copied: set[tuple[int, int, int, int]] = set()  # chunks written, to drop repeats
         # Input ids that mean the same in the output (a channel: same id and same schema id).
         self.same_schemas: set[int] = set()
         self.same_channels: set[int] = set()
@@ -214,6 +219,8 @@ class _Copier:
         with closing(ahead(walk, name="simrec-recover-read")) as items:
             for item in items:
                 if item.chunk is not None:
+                    if self._seen_before(item):
+                        continue
                     if not (self.copy_chunks and self._copy_chunk(item)):
                         self._chunk(item.records, item.inner)
                     report.chunks += 1
@@ -230,6 +237,18 @@ class _Copier:
         report.messages = sum(self.counts)
         if progress is not None:
             progress(self.size, self.size, report.messages)
+
+    def _seen_before(self, item: Item) -> bool:
+        """Whether the same chunk (same times, size and records) was already copied: a file can
+        hold a chunk twice (a writer that retried, a copy gone wrong); recover keeps it once."""
+        head = item.chunk
+        assert head is not None and item.records is not None
+        key = (head.start_time, head.end_time, head.uncompressed_size, head.crc or crc32(item.records))
+        if key in self.copied:
+            self.report.duplicates += 1
+            return True
+        self.copied.add(key)
+        return False
 
     def _copy_chunk(self, item: Item) -> bool:
         """Copy a verified chunk unchanged, with a rebuilt message index, when every id in it means
