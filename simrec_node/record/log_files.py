@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simrec_node.graph import TypeInfo
+from simrec_node.mcap import metadata as names
 from simrec_node.mcap.writer import McapWriter
 
 from .output import OutputLayout, open_writer
@@ -61,7 +62,7 @@ class LogFiles:
         for name, values in self._metadata.items():
             writer.add_metadata(name, values)
         if self.layout.split:
-            writer.add_metadata("simrec.split", {"index": str(self._next_index), "name": self.layout.name})
+            writer.add_metadata(names.SPLIT, {"index": str(self._next_index), "name": self.layout.name})
         self._next_index += 1
         self._channels.clear()
         self._channel_topics.clear()
@@ -90,7 +91,7 @@ class LogFiles:
             try:
                 if with_stats:
                     stats = self._stats.metadata_since(self._counters_at_open)
-                    writer.add_metadata("simrec.topic_stats", stats)
+                    writer.add_metadata(names.TOPIC_STATS, stats)
                 writer.close()
             except BaseException:
                 writer.close()  # marks it closed (and releases the file) even if it raises again

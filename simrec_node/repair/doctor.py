@@ -19,15 +19,18 @@ from simrec_node.mcap.records import (
     MESSAGE_HEAD,
     PARSE_ERRORS,
     PREFIX,
+    U16,
     ChannelRecord,
     Opcode,
     SchemaRecord,
     opcode_name,
     parse_channel,
+    parse_chunk_index,
+    parse_message_index,
     parse_metadata,
+    parse_metadata_index,
     parse_schema,
-    read_int_map,
-    read_string,
+    parse_statistics,
     valid_opcode,
 )
 from simrec_node.mcap.source import Footer, mapped, read_footer
@@ -282,14 +285,12 @@ class _Checker:
     def _message_index(self, offset: int, start: int, end: int, chunk: _Chunk | None) -> None:
         where = f"MessageIndex at byte {offset}"
         try:
-            (cid,) = struct.unpack_from("<H", self.buf, start)
-            (n,) = struct.unpack_from("<I", self.buf, start + 2)
-            if start + 6 + n > end or n % 16:
-                raise struct.error("entries run past the record")
-            entries = list(struct.iter_unpack("<QQ", self.buf[start + 6 : start + 6 + n]))
+            (cid,) = U16.unpack_from(self.buf, start)
+            pairs = parse_message_index(self.buf, offset, end, cid)
         except PARSE_ERRORS as exc:
             self.problem(f"{where}: malformed ({exc})")
             return
+        entries = [tuple(pair) for pair in pairs.tolist()]
         if chunk is None:
             self.problem(f"{where}: no chunk before it")
             return
@@ -373,14 +374,17 @@ class _Checker:
         for offset, s, e in records:
             where = f"ChunkIndex at byte {offset}"
             try:
-                start_t, end_t, chunk_at, length = struct.unpack_from("<QQQQ", self.buf, s)
-                index_offsets, pos = read_int_map(self.buf, s + 32, e)
-                (index_length,) = struct.unpack_from("<Q", self.buf, pos)
-                compression, pos = read_string(self.buf, pos + 8, e)
-                compressed, uncompressed = struct.unpack_from("<QQ", self.buf, pos)
+                ci = parse_chunk_index(self.buf, s, e)
             except PARSE_ERRORS as exc:
                 self.problem(f"{where}: malformed ({exc})")
                 continue
+            start_t, end_t, chunk_at, length = ci.start_time, ci.end_time, ci.chunk_offset, ci.chunk_length
+            index_offsets, index_length, compression = (
+                ci.message_index_offsets,
+                ci.message_index_length,
+                ci.compression,
+            )
+            compressed, uncompressed = ci.compressed_size, ci.uncompressed_size
             chunk = self.chunks.get(chunk_at)
             if chunk is None:
                 self.problem(f"{where}: points at byte {chunk_at}, where there is no readable chunk")
@@ -409,22 +413,28 @@ class _Checker:
         for offset, s, e in records:
             where = f"MetadataIndex at byte {offset}"
             try:
-                at, length = struct.unpack_from("<QQ", self.buf, s)
-                name, _ = read_string(self.buf, s + 16, e)
+                mi = parse_metadata_index(self.buf, s, e)
             except PARSE_ERRORS as exc:
                 self.problem(f"{where}: malformed ({exc})")
                 continue
+            at, length, name = mi.offset, mi.length, mi.name
             if self.metadata.get(at) != (name, length):
                 self.problem(f"{where}: no Metadata record {name!r} of {length} bytes at byte {at}")
 
     def _statistics(self, offset: int, s: int, e: int, groups: dict) -> None:
         try:
-            fields = struct.unpack_from("<QHIIIIQQ", self.buf, s)
-            per_channel, _ = read_int_map(self.buf, s + struct.calcsize("<QHIIIIQQ"), e)
+            st = parse_statistics(self.buf, s, e)
         except PARSE_ERRORS as exc:
             self.problem(f"Statistics at byte {offset}: malformed ({exc})")
             return
-        messages, schemas, channels, _attachments, metadata, chunks, start_t, end_t = fields
+        messages, schemas, channels = st.message_count, st.schema_count, st.channel_count
+        metadata, chunks, start_t, end_t = (
+            st.metadata_count,
+            st.chunk_count,
+            st.message_start_time,
+            st.message_end_time,
+        )
+        per_channel = st.channel_message_counts
         counted = sum(self.counts.values())
         checks = [
             ("message_count", messages, counted),
