@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,13 @@ from simrec_node.mcap.records import (
     PARSE_ERRORS,
     ChannelRecord,
     ChunkHeader,
+    ChunkIndexRecord,
     Damage,
     Opcode,
     SchemaRecord,
     chunk_records,
     parse_channel,
+    parse_message_index,
     parse_metadata,
     parse_schema,
     split_records,
@@ -108,6 +111,7 @@ class LogFile:
         self._lock = threading.Lock()
         self._layout: Layout | None = None
         self._scan: Scan | None = None
+        self._chunk_indexes: dict[int, ChunkIndexRecord] | None = None
 
     @property
     def indexed(self) -> bool:
@@ -178,10 +182,36 @@ class LogFile:
 
     # ------------------------------------------------------------------ chunks
 
-    def records(self, head: ChunkHeader) -> tuple[bytes | memoryview, list[tuple[int, int, int]]]:
-        """The chunk's records (decompressed, size and CRC checked) and their spans; Damage if not."""
-        records = chunk_records(self.buf, head)
-        return records, split_records(records, head.offset)
+    def records(self, head: ChunkHeader) -> bytes | memoryview:
+        """The chunk's records, decompressed and checked (size, CRC); Damage if they are not."""
+        return chunk_records(self.buf, head)
+
+    def first_record(self, head: ChunkHeader, channels: Iterable[int], lo: int) -> int:
+        """Where in the chunk's records the first message of ``channels`` at or after ``lo`` starts,
+        from the chunk's message indexes; 0 (read it all) when they cannot tell."""
+        index = self._chunk_index().get(head.offset)
+        if index is None:
+            return 0
+        first: int | None = None
+        try:
+            for cid in channels:
+                at = index.message_index_offsets.get(cid)
+                if at is None:
+                    continue
+                pairs = parse_message_index(self.buf, at, self.size, cid)
+                later = pairs[pairs[:, 0] >= lo, 1]
+                if later.size:
+                    first = int(later.min()) if first is None else min(first, int(later.min()))
+        except PARSE_ERRORS:
+            return 0
+        return 0 if first is None or first >= head.uncompressed_size else first
+
+    def _chunk_index(self) -> dict[int, ChunkIndexRecord]:
+        with self._lock:
+            if self._chunk_indexes is None:
+                found = self.summary.chunk_indexes if self.summary is not None else []
+                self._chunk_indexes = {ci.chunk_offset: ci for ci in found}
+            return self._chunk_indexes
 
     def loose_record(self, piece: Loose) -> bytes:
         """The Message record outside a chunk, prefix included (a copy: the map may close)."""
@@ -216,7 +246,8 @@ class LogFile:
                 count(unpack(self.buf, piece.body_start)[0], piece.log_time)
                 continue
             try:
-                records, spans = self.records(piece)
+                records = self.records(piece)
+                spans = split_records(records, piece.offset)
             except Damage as exc:
                 scan.damaged.append((piece.offset, exc.reason))
                 continue

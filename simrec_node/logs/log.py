@@ -17,13 +17,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
-from simrec_node.mcap.records import MESSAGE_HEAD, ChunkHeader, Damage, Opcode
+from simrec_node.mcap.records import MESSAGE_HEAD, PREFIX, ChunkHeader, Damage, Opcode, opcode_name
 
 from .file import LogFile, Loose
 from .files import LogSpec, as_list, play_order, resolve
@@ -171,18 +172,24 @@ class Log:
             batch: list[Message] = []
             for piece, result in group:
                 if result is None:  # a loose message
-                    record = file.loose_record(piece)
-                    batch.extend(_messages(record, [(_MESSAGE, 9, len(record))], local, lo, hi))
+                    batch.extend(_messages(file.loose_record(piece), local, lo, hi)[0])
                     continue
                 try:
-                    records, spans = result.result()
+                    records = result.result()
                 except Damage as exc:
                     self.skipped.append(
                         f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
                         "its messages were skipped"
                     )
                     continue
-                batch.extend(_messages(records, spans, local, lo, hi))
+                start = file.first_record(piece, local, lo) if lo > piece.start_time else 0
+                found, broken = _messages(records, local, lo, hi, start)
+                batch.extend(found)
+                if broken:
+                    self.skipped.append(
+                        f"{label}chunk at byte {piece.offset} of {file.size}: {broken}; "
+                        "the rest of it was skipped"
+                    )
                 if progress is not None:
                     progress(base + piece.data_end, total)
             times = [m.log_time for m in batch]
@@ -207,14 +214,13 @@ class Log:
             if len(found) == len(wanted) and min(m.log_time for m in found.values()) >= _end(piece):
                 break  # every channel has a message newer than anything this chunk holds
             if isinstance(piece, Loose):
-                record = file.loose_record(piece)
-                messages = _messages(record, [(_MESSAGE, 9, len(record))], local, floor, time_ns)
+                messages = _messages(file.loose_record(piece), local, floor, time_ns)[0]
             else:
                 try:
-                    records, spans = file.records(piece)
+                    records = file.records(piece)
                 except Damage:
                     continue  # a read pass says where; a look-back just finds less
-                messages = _messages(records, spans, local, floor, time_ns)
+                messages = _messages(records, local, floor, time_ns)[0]
             for message in messages:
                 known = found.get(message.channel)
                 if known is None or message.log_time >= known.log_time:
@@ -249,64 +255,108 @@ def _overlapping(parts: list[tuple]) -> list[list[tuple]]:
     return groups
 
 
+_pool_lock = threading.Lock()
+_shared_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The readers' decompression threads, started once per process (starting threads per read
+    cost more than reading a small log)."""
+    global _shared_pool
+    with _pool_lock:
+        if _shared_pool is None:
+            _shared_pool = ThreadPoolExecutor(_AHEAD, thread_name_prefix="simrec-log-read")
+        return _shared_pool
+
+
+class _Done:
+    """A finished result in place of a future: a chunk read in the calling thread."""
+
+    __slots__ = ("_fn", "_piece")
+
+    def __init__(self, fn: Callable, piece: ChunkHeader) -> None:
+        self._fn, self._piece = fn, piece
+
+    def result(self) -> object:
+        return self._fn(self._piece)
+
+    def cancel(self) -> bool:
+        return True
+
+    def done(self) -> bool:
+        return True
+
+
 def _chunk_groups(
     file: LogFile, pieces: list[ChunkHeader | Loose]
-) -> Iterator[list[tuple[ChunkHeader | Loose, Future | None]]]:
+) -> Iterator[list[tuple[ChunkHeader | Loose, Future | _Done | None]]]:
     """Pieces sorted by start time, grouped where their time ranges overlap, each chunk's records
-    decompressed ahead on a thread pool (at most ``_AHEAD`` chunks in flight)."""
+    decompressed ahead on the shared thread pool (at most ``_AHEAD`` chunks in flight); a read of
+    one chunk stays in the calling thread."""
     if not pieces:
         return
-    with ThreadPoolExecutor(_AHEAD, thread_name_prefix="simrec-log-read") as pool:
-        pending: deque[tuple[ChunkHeader | Loose, Future | None]] = deque()
-        it = iter(pieces)
+    chunks = sum(1 for p in pieces if not isinstance(p, Loose))
+    pool = _pool() if chunks > 1 and _AHEAD > 0 else None
+    pending: deque[tuple[ChunkHeader | Loose, Future | _Done | None]] = deque()
+    it = iter(pieces)
 
-        def submit() -> None:
-            piece = next(it, None)
-            if piece is not None:
-                pending.append(
-                    (piece, None if isinstance(piece, Loose) else pool.submit(file.records, piece))
-                )
+    def submit() -> None:
+        piece = next(it, None)
+        if piece is None:
+            return
+        if isinstance(piece, Loose):
+            pending.append((piece, None))
+        elif pool is None:
+            pending.append((piece, _Done(file.records, piece)))
+        else:
+            pending.append((piece, pool.submit(file.records, piece)))
 
-        try:
-            for _ in range(_AHEAD + 1):
-                submit()
-            group: list = []
-            group_end = -1
-            while pending:
-                piece, future = pending.popleft()
-                submit()
-                if group and _start(piece) > group_end:
-                    yield group
-                    group = []
-                group.append((piece, future))
-                group_end = max(group_end, _end(piece))
-            if group:
+    try:
+        for _ in range(_AHEAD + 1):
+            submit()
+        group: list = []
+        group_end = -1
+        while pending:
+            piece, future = pending.popleft()
+            submit()
+            if group and _start(piece) > group_end:
                 yield group
-        finally:
-            for _, future in pending:
-                if future is not None:
-                    future.cancel()
+                group = []
+            group.append((piece, future))
+            group_end = max(group_end, _end(piece))
+        if group:
+            yield group
+    finally:
+        # A reader that stops early: drop what has not started, wait for what has (it reads the
+        # file's map, which the caller may close next).
+        running = [f for _, f in pending if isinstance(f, Future) and not f.cancel()]
+        wait(running)
 
 
 def _messages(
-    records: bytes | memoryview,
-    spans: list[tuple[int, int, int]],
-    local: dict[int, Channel],
-    lo: int,
-    hi: int,
-) -> list[Message]:
-    """The messages among ``spans`` of ``records`` on ``local``'s channels within ``[lo, hi]``."""
+    records: bytes | memoryview, local: dict[int, Channel], lo: int, hi: int, pos: int = 0
+) -> tuple[list[Message], str | None]:
+    """The messages of a chunk's ``records`` (from record position ``pos``) on ``local``'s
+    channels within ``[lo, hi]``, and what broke the framing if something did (the messages
+    before it are kept). One pass, one ``unpack`` per record, payloads as views."""
     view = memoryview(records)
-    unpack = MESSAGE_HEAD.unpack_from
+    unpack_prefix, unpack = PREFIX.unpack_from, MESSAGE_HEAD.unpack_from
     skip = MESSAGE_HEAD.size
     get = local.get
-    out = []
+    out: list[Message] = []
     append = out.append
-    for opcode, start, end in spans:
-        if opcode != _MESSAGE:
-            continue
-        cid, sequence, log_time, publish_time = unpack(records, start)
-        channel = get(cid)
-        if channel is not None and lo <= log_time <= hi:
-            append(Message(channel, sequence, log_time, publish_time, view[start + skip : end]))
-    return out
+    end = len(records)
+    while pos + 9 <= end:
+        opcode, length = unpack_prefix(records, pos)
+        body = pos + 9
+        pos = body + length
+        if pos > end:
+            return out, f"a {opcode_name(opcode)} record overruns the chunk"
+        if opcode == _MESSAGE:
+            if length < skip:
+                return out, "a Message record is too short"
+            cid, sequence, log_time, publish_time = unpack(records, body)
+            channel = get(cid)
+            if channel is not None and lo <= log_time <= hi:
+                append(Message(channel, sequence, log_time, publish_time, view[body + skip : pos]))
+    return out, None if pos == end else "a record is cut off at the end of the chunk"
