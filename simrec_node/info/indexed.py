@@ -78,18 +78,21 @@ def _fill_channel_times(file: LogFile, chunks: list[ChunkIndexRecord], facts: Lo
             cache[offset] = (int(times.min()), int(times.max())) if times is not None and times.size else None
         return cache[offset]
 
+    by_start = sorted(chunks, key=lambda c: c.start_time)
+    by_end = sorted(chunks, key=lambda c: c.end_time, reverse=True)
     for cid, ch in facts.channels.items():
-        holding = [ci for ci in chunks if cid in ci.message_index_offsets]
         first: int | None = None
-        for ci in sorted(holding, key=lambda c: c.start_time):
+        for ci in by_start:
             if first is not None and ci.start_time >= first:
                 break  # chunks are sorted: no later one can start earlier
-            if (found := span(ci, cid)) is not None:
+            if cid in ci.message_index_offsets and (found := span(ci, cid)) is not None:
                 first = found[0] if first is None else min(first, found[0])
         last: int | None = None
-        for ci in sorted(holding, key=lambda c: c.end_time, reverse=True):
+        for ci in by_end:
             if last is not None and ci.end_time <= last:
                 break
+            if cid not in ci.message_index_offsets:
+                continue
             if (found := span(ci, cid)) is not None:
                 last = found[1] if last is None else max(last, found[1])
         ch.first_time_ns, ch.last_time_ns = first, last

@@ -58,6 +58,8 @@ CHUNK_INDEX_HEAD = struct.Struct("<QQQQ")  # start, end, chunk offset, chunk len
 STATISTICS_HEAD = struct.Struct("<QHIIIIQQ")
 MESSAGE_INDEX_HEAD = struct.Struct("<BQHI")  # opcode, length, channel id, entries' byte length
 U16, U32, U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
+_U16_U64 = struct.Struct("<HQ")
+_CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
 # A chunk claiming more than this uncompressed is taken as damage (simrec writes 4 MiB chunks;
 # one message larger than 4 GiB is not a log this reads).
 MAX_CHUNK = 1 << 32
@@ -280,7 +282,7 @@ def read_int_map(buf: object, pos: int, end: int) -> tuple[dict[int, int], int]:
     stop = pos + n
     if stop > end or n % 10:
         raise struct.error("map runs past its record")
-    return {k: v for k, v in struct.iter_unpack("<HQ", bytes(buf[pos:stop]))}, stop  # type: ignore[index]
+    return dict(_U16_U64.iter_unpack(buf[pos:stop])), stop  # type: ignore[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,9 +371,9 @@ def parse_chunk_index(buf: object, start: int, end: int) -> ChunkIndexRecord:
     offsets, pos = read_int_map(buf, start + CHUNK_INDEX_HEAD.size, end)
     (index_length,) = U64.unpack_from(buf, pos)  # type: ignore[arg-type]
     compression, pos = read_string(buf, pos + 8, end)
-    if pos + 16 > end:
+    if pos + _CHUNK_INDEX_TAIL.size > end:
         raise struct.error("ChunkIndex runs past its record")
-    compressed, uncompressed = struct.unpack_from("<QQ", buf, pos)  # type: ignore[arg-type]
+    compressed, uncompressed = _CHUNK_INDEX_TAIL.unpack_from(buf, pos)  # type: ignore[arg-type]
     return ChunkIndexRecord(
         start_t, end_t, offset, length, offsets, index_length, compression, compressed, uncompressed
     )
