@@ -8,6 +8,7 @@ last chunks that hold each topic.
 from __future__ import annotations
 
 from simrec_node.logs import LogFile
+from simrec_node.logs.file import summary_time_range
 from simrec_node.mcap import metadata as names
 from simrec_node.mcap.records import (
     PARSE_ERRORS,
@@ -28,9 +29,16 @@ def read_indexed(file: LogFile) -> LogFacts:
     stats = summary.statistics
     facts = LogFacts(library=file.library, profile=file.profile, indexed=True)
     facts.message_count = stats.message_count
-    if stats.message_count:
-        facts.start_ns = stats.message_start_time
-        facts.end_ns = stats.message_end_time
+    facts.start_ns, facts.end_ns = summary_time_range(summary)
+    if stats.message_count and (facts.start_ns, facts.end_ns) != (
+        stats.message_start_time,
+        stats.message_end_time,
+    ):
+        facts.warnings.append(
+            f"the summary's statistics say the messages span {stats.message_start_time}.."
+            f"{stats.message_end_time} ns, its chunk indexes {facts.start_ns}..{facts.end_ns}; "
+            "times shown are the chunk indexes' (`simrec doctor` checks the file)"
+        )
     facts.chunk_count = stats.chunk_count
     facts.compression = {ci.compression or "none" for ci in summary.chunk_indexes}
     for cid, channel in summary.channels.items():

@@ -291,16 +291,28 @@ class LogFile:
         return {ci.chunk_offset: set(ci.message_index_offsets) for ci in summary.chunk_indexes}
 
     def time_range(self) -> tuple[int | None, int | None]:
-        """First and last log time: the summary's statistics, else the chunk headers and loose
-        messages (no decompression)."""
+        """First and last log time: the summary's (see `summary_time_range`), else the chunk
+        headers and loose messages (no decompression)."""
         if self.summary is not None and self.summary.statistics is not None:
-            stats = self.summary.statistics
-            if stats.message_count:
-                return stats.message_start_time, stats.message_end_time
-            return None, None
+            return summary_time_range(self.summary)
         times = [
             t
             for piece in self.layout().pieces
             for t in ((piece.log_time,) if isinstance(piece, Loose) else (piece.start_time, piece.end_time))
         ]
         return (min(times), max(times)) if times else (None, None)
+
+
+def summary_time_range(summary: Summary) -> tuple[int | None, int | None]:
+    """The log's time range from its summary: the chunk indexes' when there are chunks (the
+    Statistics record is one unchecked record; a flipped bit in its start time would make a
+    player wait for hours), else the Statistics record's."""
+    stats = summary.statistics
+    if stats is None or not stats.message_count:
+        return None, None
+    if summary.chunk_indexes:
+        return (
+            min(ci.start_time for ci in summary.chunk_indexes),
+            max(ci.end_time for ci in summary.chunk_indexes),
+        )
+    return stats.message_start_time, stats.message_end_time

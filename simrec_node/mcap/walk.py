@@ -138,7 +138,14 @@ class DataWalk:
         return self.end if found is None else found
 
 
+_ZERO_BLOCK = bytes(1 << 20)
+
+
 def _zeros(buf: object, start: int, end: int) -> bool:
-    """Whether ``buf[start:end]`` is all zero bytes: read once, a MiB at a time."""
-    step = 1 << 20
-    return not any(buf[at : min(at + step, end)].lstrip(b"\0") for at in range(start, end, step))  # type: ignore[index]
+    """Whether ``buf[start:end]`` is all zero bytes: read once, a MiB at a time (memcmp speed)."""
+    step = len(_ZERO_BLOCK)
+    for at in range(start, end, step):
+        piece = buf[at : min(at + step, end)]  # type: ignore[index]
+        if piece != (_ZERO_BLOCK if len(piece) == step else bytes(len(piece))):
+            return False
+    return True
