@@ -32,7 +32,7 @@ from .model import Channel, Message
 
 ALL_TIME = (0, (1 << 64) - 1)
 _MESSAGE = int(Opcode.MESSAGE)
-_AHEAD = max(1, min(4, (os.cpu_count() or 1) - 1))  # chunks decompressed ahead of the reader
+_AHEAD = max(1, min(4, os.cpu_count() or 1))  # chunks decompressed at once, ahead of the reader
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
