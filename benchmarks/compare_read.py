@@ -3,7 +3,8 @@
 ``read_back(case, files)`` returns the number of records it read (in the unit of the sink's
 ``records``), having turned every message into owned numpy arrays (images decoded to pixels).
 ``seek(case, files, topic, fraction)`` opens the file and returns the first decoded frame at or
-after ``fraction`` of the log. simrec's files are read with simrec's reader, the other MCAP
+after ``fraction`` of the log. simrec's files are read with simrec's reader (numeric topics into
+columns, as ``simrec_node.open(path).to_numpy`` does), the other MCAP
 files with the ``mcap`` package's reader (foxglove-sdk has no reader), .rrd with Rerun's.
 """
 
@@ -49,12 +50,22 @@ def _mcap_value(schema_name: str, data: bytes) -> object:
 
 
 def _read_simrec(path: Path) -> int:
+    """Numeric topics into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
+    converter use: tensor topics decoded in bulk), camera frames decoded one by one."""
     import simrec_node
+    from simrec_node.convert import collect
 
-    reader = simrec_node.open(path)
-    topics = [t for t in reader.topics if not t.startswith("/simrec/")]  # the recorder's own stats
-    kept = [_simrec_value(message) for _, _, message in reader.iter(topics)]
-    return len(kept)
+    with simrec_node.open(path) as reader:
+        topics = [t for t in reader.topics if not t.startswith("/simrec/")]  # the recorder's own stats
+        numeric = [t for t in topics if t in reader.numeric_topics]
+        images = [t for t in topics if t not in numeric]
+        rows = 0
+        if numeric:
+            tables = collect(reader, numeric).tables
+            rows += sum(len(table.arrays()["log_time"]) for table in tables.values())
+        if images:
+            rows += len([_simrec_value(message) for _, _, message in reader.iter(images)])
+    return rows
 
 
 def _read_mcap(path: Path) -> int:

@@ -146,13 +146,20 @@ class LogReader:
         end: float | None = None,
         *,
         progress: Callable[[int, int], None] | None = None,
+        raw: Iterable[str] = (),
     ) -> Iterator[tuple[str, int, int, Any]]:
-        """Like ``iter`` with the publish time too: ``(topic, log_time, publish_time, message)``."""
+        """Like ``iter`` with the publish time too: ``(topic, log_time, publish_time, message)``.
+        Messages of the ``raw`` topics come undecoded (their payload, a view: copy what you keep),
+        for a caller that decodes them in bulk."""
         lo, hi = self.time_window(start, end)
+        undecoded = frozenset(raw)
         decoders: dict[Channel, Decoder | None] = {}
         failed: dict[str, int] = {}
         for m in self._stream(self.resolve_topics(topics), lo, hi, progress):
             channel, data = m.channel, m.data
+            if channel.topic in undecoded:
+                yield channel.topic, m.log_time, m.publish_time, data
+                continue
             decode = decoders.get(channel, _UNSET)
             if decode is _UNSET:
                 decode = decoders[channel] = self._decoder(channel)

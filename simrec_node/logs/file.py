@@ -17,6 +17,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from simrec_node.mcap.records import (
     MAGIC,
     MAX_CHUNK,
@@ -216,6 +218,26 @@ class LogFile:
         except PARSE_ERRORS:
             return 0
         return 0 if first is None or first >= head.uncompressed_size else first
+
+    def in_time_order(self, head: ChunkHeader, channels: Iterable[int]) -> bool:
+        """Whether the chunk's messages on ``channels`` are stored in log-time order, from its
+        message indexes (False when they cannot tell: then a reader sorts)."""
+        index = self._chunk_index().get(head.offset)
+        if index is None:
+            return False
+        try:
+            pairs = [
+                parse_message_index(self.buf, index.message_index_offsets[cid], self.size, cid)
+                for cid in channels
+                if cid in index.message_index_offsets
+            ]
+        except PARSE_ERRORS:
+            return False
+        if not pairs:
+            return False
+        both = np.concatenate(pairs)
+        times = both[np.argsort(both[:, 1], kind="stable"), 0]
+        return bool(np.all(times[1:] >= times[:-1]))
 
     def _chunk_index(self) -> dict[int, ChunkIndexRecord]:
         with self._lock:

@@ -183,11 +183,15 @@ class Log:
                     )
                     continue
                 start = file.first_record(piece, local, lo) if lo > piece.start_time else 0
-                found, broken = _messages(records, local, lo, hi, start)
-                batch.extend(found)
-                if broken:
+                broken: list[str] = []
+                stream = _iter_messages(records, local, lo, hi, start, broken)
+                if len(group) == 1 and file.in_time_order(piece, local):
+                    yield from stream  # lazily: a reader that wants one message decodes one
+                else:
+                    batch.extend(stream)
+                for what in broken:
                     self.skipped.append(
-                        f"{label}chunk at byte {piece.offset} of {file.size}: {broken}; "
+                        f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
                         "the rest of it was skipped"
                     )
                 if progress is not None:
@@ -336,27 +340,37 @@ def _chunk_groups(
 def _messages(
     records: bytes | memoryview, local: dict[int, Channel], lo: int, hi: int, pos: int = 0
 ) -> tuple[list[Message], str | None]:
+    """`_iter_messages` as a list, and what broke the framing (None when nothing did)."""
+    broken: list[str] = []
+    found = list(_iter_messages(records, local, lo, hi, pos, broken))
+    return found, broken[0] if broken else None
+
+
+def _iter_messages(
+    records: bytes | memoryview, local: dict[int, Channel], lo: int, hi: int, pos: int, broken: list[str]
+) -> Iterator[Message]:
     """The messages of a chunk's ``records`` (from record position ``pos``) on ``local``'s
-    channels within ``[lo, hi]``, and what broke the framing if something did (the messages
-    before it are kept). One pass, one ``unpack`` per record, payloads as views."""
+    channels within ``[lo, hi]``; what broke the framing, if something did, is added to
+    ``broken`` (the messages before it are kept). One ``unpack`` per record, payloads as views."""
     view = memoryview(records)
     unpack_prefix, unpack = PREFIX.unpack_from, MESSAGE_HEAD.unpack_from
     skip = MESSAGE_HEAD.size
     get = local.get
-    out: list[Message] = []
-    append = out.append
     end = len(records)
     while pos + 9 <= end:
         opcode, length = unpack_prefix(records, pos)
         body = pos + 9
         pos = body + length
         if pos > end:
-            return out, f"a {opcode_name(opcode)} record overruns the chunk"
+            broken.append(f"a {opcode_name(opcode)} record overruns the chunk")
+            return
         if opcode == _MESSAGE:
             if length < skip:
-                return out, "a Message record is too short"
+                broken.append("a Message record is too short")
+                return
             cid, sequence, log_time, publish_time = unpack(records, body)
             channel = get(cid)
             if channel is not None and lo <= log_time <= hi:
-                append(Message(channel, sequence, log_time, publish_time, view[body + skip : pos]))
-    return out, None if pos == end else "a record is cut off at the end of the chunk"
+                yield Message(channel, sequence, log_time, publish_time, view[body + skip : pos])
+    if pos != end:
+        broken.append("a record is cut off at the end of the chunk")

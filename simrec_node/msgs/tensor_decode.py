@@ -289,6 +289,35 @@ def decode_tensor(data: bytes | bytearray | memoryview) -> np.ndarray:
     return _restore_dtype(np.ndarray(shape, info.wire, buf, offset), info)
 
 
+def decode_tensors(rows: np.ndarray) -> np.ndarray | None:
+    """Many serialized ``simrec.Tensor`` messages at once: ``rows`` is ``[n, L]`` uint8, one
+    message per row. Returns the ``[n, *shape]`` array, or None when the rows do not share one
+    layout (then decode them one by one).
+
+    Why it is exact: every row's bytes outside the first row's data region are checked equal to
+    the first row's, so every row parses as the first does, with its own data bytes.
+    """
+    n, length = rows.shape
+    if n == 0:
+        return None
+    first = rows[0].tobytes()
+    try:
+        layout = _canonical_layout(first, 0, length)
+    except IndexError:
+        return None
+    if layout is None:
+        return None
+    info, shape, offset = layout
+    nbytes = info.wire.itemsize * int(np.prod(shape, dtype=np.int64))
+    stop = offset + nbytes
+    if stop > length:
+        return None
+    if not ((rows[:, :offset] == rows[0, :offset]).all() and (rows[:, stop:] == rows[0, stop:]).all()):
+        return None
+    data = np.ascontiguousarray(rows[:, offset:stop]).view(info.wire).reshape(n, *shape)
+    return data.astype(info.result) if info.narrowed else data
+
+
 def tensor_to_numpy(msg: Tensor) -> np.ndarray:
     """Convert a ``simrec.Tensor`` protobuf object to numpy via its serialized form."""
     return decode_tensor(msg.SerializeToString())
