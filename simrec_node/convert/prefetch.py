@@ -151,9 +151,10 @@ def records(
                         if not put(item):
                             return
                 except Exception as exc:  # truncated or corrupt data section: keep what was read
+                    why = exc if isinstance(exc, _Truncated) else f"{type(exc).__name__}: {exc}"
                     text = (
                         f"{path} is truncated or corrupt after byte {f.tell()} of {size} "
-                        f"({type(exc).__name__}: {exc}); messages after that point are lost"
+                        f"({why}); messages after that point are lost"
                     )
                     put(("problem", text, f.tell()))
         finally:

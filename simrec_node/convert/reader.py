@@ -98,6 +98,7 @@ class LogReader:
         self.start_ns: int = self.summary.start_ns or 0
         self.end_ns: int = self.summary.end_ns or 0
         self.problems: list[str] = []
+        self.undecodable: dict[str, str] = {}  # topic -> why its messages cannot be decoded
 
     def __enter__(self) -> LogReader:
         return self
@@ -146,6 +147,16 @@ class LogReader:
         hi = self.start_ns + round(end * 1e9) if end is not None else (1 << 64) - 1
         if hi < lo:
             raise ConvertError(f"--end ({end}) is before --start ({start})")
+        length = (self.end_ns - self.start_ns) / 1e9
+        if start is not None and start > length:
+            raise ConvertError(
+                f"--start {start:g} is past the end of {self.path}, which is {length:.3f} s long: "
+                f"give --start between 0 and {length:.3f}"
+            )
+        if end is not None and end < 0:
+            raise ConvertError(
+                f"--end {end:g} is before the log starts: give --end between 0 and {length:.3f}"
+            )
         return lo, hi
 
     # -------------------------------------------------------------------- iteration
@@ -215,6 +226,7 @@ class LogReader:
             )
         except ConvertError as exc:
             self.problems.append(f"{channel.topic}: {exc}")
+            self.undecodable[channel.topic] = str(exc)
             return None
 
     def to_numpy(self, topic: str, **options: Any) -> dict[str, Any]:
