@@ -142,6 +142,11 @@ def test_topic_before_the_file_keeps_the_file(demo_run, tmp_path: Path) -> None:
         assert {key.split("/")[1] for key in z.files if key != "__meta__"} == {"clock"}
     with np.load(tmp_path / "two.npz") as z:
         assert {key.split("/")[1] for key in z.files if key != "__meta__"} == {"clock", "sim"}
+    two_after_t = run_simrec(
+        "convert", "-t", "/clock", "/sim/reward", str(path), "-o", str(tmp_path / "x.npz")
+    )
+    assert two_after_t.returncode == 2 and "Traceback" not in two_after_t.stderr
+    assert "-t takes one topic each: -t /clock -t /sim/reward" in two_after_t.stderr
     missing = run_simrec("convert", "--topics", "/clock", "-o", str(tmp_path / "three.npz"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "no input FILE: give the log first, e.g. simrec convert run.mcap" in missing.stderr
@@ -153,6 +158,9 @@ def test_play_clock_before_the_file_plays_the_file(demo_run, domain: str) -> Non
     done = run_simrec("play", "--clock", str(path), *args)
     assert done.returncode == 0, done.stderr
     assert f"of {path}" in done.stderr and "played" in done.stderr
+    topics = run_simrec("play", "--topics", "/clock", str(path), *args)
+    assert topics.returncode == 0, topics.stderr
+    assert f"playing 1 topic(s) of {path}: /clock" in topics.stderr
     bad = run_simrec("play", "--clock", "fast", str(path), *args)
     assert bad.returncode == 2 and "argument --clock: clock rate must be a number, got 'fast'" in bad.stderr
 

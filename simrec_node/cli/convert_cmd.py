@@ -20,7 +20,7 @@ from simrec_node.convert import (
 from simrec_node.convert.mp4 import is_directory_output
 
 from .errors import UsageError
-from .inputs import require_files, take_back_paths
+from .inputs import refuse_stray_topics, require_files, take_back_paths
 from .signals import install_stop_handlers
 from .status import StatusLine, human_bytes
 
@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.files:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
+    refuse_stray_topics(files, args.topics)
     kind = _kind(args.output)
     reader = open_log(files)
     stop = install_stop_handlers()

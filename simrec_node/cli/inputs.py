@@ -26,3 +26,14 @@ def require_files(files: list[str], example: str) -> list[str]:
     if not files:
         raise UsageError(f"no input FILE: give the log first, e.g. {example}")
     return files
+
+
+def refuse_stray_topics(files: list[str], topics: list[str]) -> None:
+    """``-t /a /b run.mcap``: ``-t`` took /a only, and /b reads as a FILE. Say how to name both."""
+    stray = [name for name in files if name.startswith("/") and not os.path.exists(name)]
+    if stray and topics:
+        named = " ".join(f"-t {topic}" for topic in [*topics, *stray])
+        raise UsageError(
+            f"no such file: {stray[0]}; if it is a topic, -t takes one topic each: {named} "
+            f"(or --topics {' '.join([*topics, *stray])})"
+        )
