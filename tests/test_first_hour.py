@@ -228,3 +228,19 @@ def test_a_truncated_log_warning_names_no_internal_class(demo_run, tmp_path: Pat
     done = run_simrec("convert", str(broken), "-o", str(tmp_path / "x.npz"), "-t", "/clock")
     assert done.returncode == 0, done.stderr
     assert "is truncated or corrupt" in done.stderr and "_Truncated" not in done.stderr
+
+
+def test_record_says_what_overwrite_replaces(domain: str, tmp_path: Path) -> None:
+    single = tmp_path / "one.mcap"
+    single.write_bytes(b"x" * 2048)
+    split = tmp_path / "run"
+    split.mkdir()
+    for name in ("run_0.mcap", "run_1.mcap"):
+        (split / name).write_bytes(b"old")
+    for args, said in [
+        (["-o", str(single)], f"replacing {single} (2.0 KiB, --overwrite)"),
+        (["-o", f"{split}.mcap", "-b", "1M"], f"replacing 2 files in {split}/ (--overwrite)"),
+    ]:
+        done = run_simrec("record", "-a", *args, "--overwrite", "--duration", "0.5", "-q", "--domain", domain)
+        assert said in done.stderr, done.stderr  # (exit 1: nothing published on this domain)
+        assert done.stderr.index("replacing") < done.stderr.index("recording all matching topics")

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
@@ -165,11 +166,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     _check_limits(args)
     splits = bool(args.max_bag_size or args.max_bag_duration or args.snapshot_mode)
+    replacing = None
+    if args.overwrite and args.output:  # said before preparing, which removes a split recording's files
+        named = Path(args.output)
+        replacing = replacing_note(named.with_suffix("") if splits and named.suffix == ".mcap" else named)
     if splits:
         output = prepare_split_output(args.output or None, overwrite=args.overwrite).path
     else:
         output = prepare_output(args.output or None, overwrite=args.overwrite)
-    replacing = replacing_note(output) if args.overwrite else None
     cache = {}
     if args.max_cache_size is not None:
         cache = {"snapshot_max_bytes" if args.snapshot_mode else "max_queue_bytes": args.max_cache_size}
