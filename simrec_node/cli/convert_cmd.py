@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_stray_topics(files, args.topics)
     kind = _kind(args.output)
     reader = open_log(files)
+    reader.check_window(args.start, args.end)
     stop = install_stop_handlers()
     status = StatusLine(quiet=args.quiet, log_every_s=5.0)
 

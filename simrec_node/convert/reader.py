@@ -147,6 +147,12 @@ class LogReader:
         hi = self.start_ns + round(end * 1e9) if end is not None else (1 << 64) - 1
         if hi < lo:
             raise ConvertError(f"--end ({end}) is before --start ({start})")
+        return lo, hi
+
+    def check_window(self, start: float | None, end: float | None) -> None:
+        """ConvertError when ``start``/``end`` (seconds from the first message) leave no time of
+        the log, so a conversion would write nothing. (Iterating such a window yields nothing.)"""
+        self.time_window(start, end)
         length = (self.end_ns - self.start_ns) / 1e9
         if start is not None and start > length:
             raise ConvertError(
@@ -157,7 +163,6 @@ class LogReader:
             raise ConvertError(
                 f"--end {end:g} is before the log starts: give --end between 0 and {length:.3f}"
             )
-        return lo, hi
 
     # -------------------------------------------------------------------- iteration
 
