@@ -74,7 +74,7 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clock",
         nargs="?",
-        const=_DEFAULT_CLOCK_HZ,  # a string, checked by _clock_rate once a swallowed FILE is taken back
+        const=_DEFAULT_CLOCK_HZ,  # a string: _take_back_files checks it once a swallowed FILE is back
         metavar="HZ",
         help="publish the played time on /clock (40 Hz)",
     )

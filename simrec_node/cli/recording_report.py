@@ -40,7 +40,7 @@ def replacing_note(output: Path) -> str | None:
     if not output.exists():
         return None
     if output.is_dir():
-        old = sorted(output.glob(f"{output.name}_*.mcap"))
+        old = sorted(output.glob(f"{output.name}_[0-9]*.mcap"))
         return f"replacing {_plural(len(old), 'file')} in {output}/ (--overwrite)" if old else None
     return f"replacing {output} ({human_bytes(output.stat().st_size)}, --overwrite)"
 
