@@ -243,6 +243,7 @@ def test_reader_api(state_log) -> None:
             log.to_numpy("/camera")
 
 
+@pytest.mark.torch
 def test_torch_datasets_yield_the_same_values(tmp_path: Path, state_log) -> None:
     torch = pytest.importorskip("torch")
     from simrec_node.convert import LogIterableDataset, StateBatchDataset

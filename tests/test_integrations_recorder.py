@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from simrec_node import Recorder
 from simrec_node.integrations import RecorderClosedError, TopicTypeError, UnsupportedValueError
@@ -50,14 +49,24 @@ def test_arrays_scalars_dicts_and_images_round_trip(tmp_path):
     assert stats["received"] == stats["written"] == 5 and stats["queue_dropped"] == 0
 
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
-DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+DEVICES = ["cpu", "cuda"]
 # GPU cycles of torch.cuda._sleep that keep the stream busy for about a second (at ~2 GHz).
 GPU_SECOND = 2_000_000_000
 
 
+def _torch_on(device: str):
+    """torch, imported here so that the module collects where the optional extra is missing; a
+    CUDA case skips where there is no GPU."""
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    return torch
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("device", DEVICES)
 def test_torch_tensors_read_back_bit_exact(tmp_path, device):
+    torch = _torch_on(device)
     path = tmp_path / "torch.mcap"
     x = torch.randn(64, 16, device=device)
     sent = []
@@ -75,8 +84,10 @@ def test_torch_tensors_read_back_bit_exact(tmp_path, device):
     np.testing.assert_array_equal(last.tensors["i"], np.arange(64))
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("device", DEVICES)
 def test_torch_dtypes_and_views_encode_as_on_the_cpu(tmp_path, device):
+    torch = _torch_on(device)
     base = torch.randn(6, 10, device=device)
     values = {
         "f16": base.half(),
@@ -99,8 +110,10 @@ def test_torch_dtypes_and_views_encode_as_on_the_cpu(tmp_path, device):
     assert got["/batch"][0][0].data == encode_state_batch({k: v.cpu() for k, v in values.items()})
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("device", DEVICES)
 def test_unrepresentable_torch_dtypes_fail_at_log(tmp_path, device):
+    torch = _torch_on(device)
     path = tmp_path / "bad_torch.mcap"
     with Recorder(path) as rec:
         with pytest.raises(UnsupportedValueError, match=r"/sim/z.*complex64"):
@@ -115,8 +128,9 @@ def test_unrepresentable_torch_dtypes_fail_at_log(tmp_path, device):
     np.testing.assert_array_equal(decode_tensor(got["/sim/ok"][0][0].data), np.ones(3, np.float32))
 
 
-@needs_cuda
+@pytest.mark.torch
 def test_cuda_log_does_not_wait_for_the_gpu(tmp_path):
+    torch = _torch_on("cuda")
     x = torch.zeros(1024, device="cuda")
     with Recorder(tmp_path / "async.mcap") as rec:
         torch.cuda._sleep(GPU_SECOND)  # queued ahead of everything below
@@ -131,8 +145,9 @@ def test_cuda_log_does_not_wait_for_the_gpu(tmp_path):
     np.testing.assert_array_equal(decode_state_batch(got["/batch"][0][0].data).tensors["x"], np.full(1024, 7))
 
 
-@needs_cuda
+@pytest.mark.torch
 def test_pending_cuda_copies_count_against_max_queue_bytes(tmp_path):
+    torch = _torch_on("cuda")
     path = tmp_path / "pinned.mcap"
     x = torch.ones(256, 1024, device="cuda")  # 1 MiB of pinned host memory per pending copy
     with Recorder(path, when_full="drop", max_queue_bytes=1, compression="none") as rec:

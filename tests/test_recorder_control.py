@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import pty
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -176,4 +177,6 @@ def test_requests_that_cannot_be_served_are_one_line(domain: str, tmp_path: Path
         status = recorder_cli("status", "--node", "/simrec_recorder")
         assert status.returncode == 0 and ": recording, file " in status.stdout  # not paused by the above
     finally:
-        stop_recorder(recorder)
+        recorder.send_signal(signal.SIGINT)
+        _, err = recorder.communicate(timeout=30)
+    assert recorder.returncode == 1 and "nothing recorded" in err, err  # nobody published /x

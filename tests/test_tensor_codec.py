@@ -207,6 +207,7 @@ def test_widened_types_come_back_writable() -> None:
     assert decoded.dtype == np.int8 and decoded.flags.writeable
 
 
+@pytest.mark.torch
 def test_torch_tensors_encode_like_numpy() -> None:
     torch = pytest.importorskip("torch")
     array = np.arange(6, dtype=np.float32).reshape(2, 3)

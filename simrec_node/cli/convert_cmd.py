@@ -20,10 +20,9 @@ from simrec_node.convert import (
 from simrec_node.convert.mp4 import is_directory_output
 
 from .errors import UsageError
+from .inputs import refuse_stray_topics, require_files, take_back_paths
 from .signals import install_stop_handlers
 from .status import StatusLine, human_bytes
-
-_SKIPPED_SHOWN = 8
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "files",
-        nargs="+",
+        nargs="*",  # "+" would let --topics swallow the file: inputs.take_back_paths hands it back
         metavar="FILE",
         help="the MCAP log: a file, a directory of split files (run/run_0.mcap, ...), or several files",
     )
@@ -45,13 +44,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-t",
         "--topic",
+        dest="topics",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="a topic to convert, repeatable: -t /a -t /b (default: every numeric topic / the only camera)",
+    )
+    parser.add_argument(
         "--topics",
         dest="topics",
         action="extend",
         nargs="+",
-        default=[],
         metavar="TOPIC",
-        help="topics to convert (default: every numeric topic / the only camera)",
+        help="several topics to convert: --topics /a /b",
     )
     parser.add_argument("--start", type=float, help="seconds from the start of the log")
     parser.add_argument("--end", type=float, help="seconds from the start of the log")
@@ -77,6 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="keep strings, bytes and ragged fields as object arrays instead of skipping them",
     )
     npz.add_argument("--compress", action="store_true", help="write a compressed .npz")
+    npz.add_argument(
+        "--list-skipped", action="store_true", help="name every skipped field and why (one line each)"
+    )
     mp4 = parser.add_argument_group("MP4")
     mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
     mp4.add_argument(
@@ -113,8 +121,13 @@ def _kind(output: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.files:
+        args.topics, args.files = take_back_paths(args.topics)
+    files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
+    refuse_stray_topics(files, args.topics)
     kind = _kind(args.output)
-    reader = open_log(args.files)
+    reader = open_log(files)
+    reader.check_window(args.start, args.end)
     stop = install_stop_handlers()
     status = StatusLine(quiet=args.quiet, log_every_s=5.0)
 
@@ -150,8 +163,9 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
     meta = result.meta
     size = os.path.getsize(args.output)
     lines = [
-        f"wrote {args.output}: {len(result.arrays)} arrays from {meta['messages']:,} messages on "
-        f"{len(meta['topics'])} topics, {human_bytes(size)}"
+        f"wrote {args.output}: {_plural(len(result.arrays), 'array')} from "
+        f"{_plural(meta['messages'], 'message')} on {_plural(len(meta['topics']), 'topic')}, "
+        f"{human_bytes(size)}"
     ]
     if meta["align"]:
         lines.append(
@@ -167,12 +181,20 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
         lines.append(f"note: {key}: {note}")
     skipped = meta["skipped"]
     if skipped:
-        hint = "" if args.allow_object else "; --allow-object keeps them as object arrays"
-        lines.append(f"skipped {len(skipped)} field(s), all listed in __meta__{hint}:")
-        lines += [f"  {key}: {why}" for key, why in list(skipped.items())[:_SKIPPED_SHOWN]]
-        if len(skipped) > _SKIPPED_SHOWN:
-            lines.append(f"  ... and {len(skipped) - _SKIPPED_SHOWN} more")
+        hints = [] if args.list_skipped else ["--list-skipped names them"]
+        hints += [] if args.allow_object else ["--allow-object keeps them as object arrays"]
+        hint = f"; {', '.join(hints)}" if hints else ""
+        lines.append(
+            f"skipped {_plural(len(skipped), 'field')} that make no numeric array (strings, bytes, "
+            f"ragged), listed in __meta__{hint}"
+        )
+        if args.list_skipped:
+            lines += [f"  {key}: {why}" for key, why in skipped.items()]
     return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:

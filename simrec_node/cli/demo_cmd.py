@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from simrec_node.graph.node_args import NodeArgs
 
 from .errors import UsageError
-from .recording_report import recording_status, report_recording
+from .numbers import non_negative_float, positive_float, positive_int
+from .recording_report import recording_status, replacing_note, report_recording
 from .signals import install_stop_handlers
 from .status import StatusLine
 
@@ -36,43 +37,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "records every topic to MCAP. Ctrl-C (or SIGTERM) stops cleanly."
         ),
     )
-    parser.add_argument("--envs", type=_positive_int, help="number of environments (default 16)")
-    parser.add_argument("--rate", type=_positive_float, metavar="HZ", help="simulation steps/s (default 100)")
+    parser.add_argument("--envs", type=positive_int, help="number of environments (default 16)")
+    parser.add_argument("--rate", type=positive_float, metavar="HZ", help="simulation steps/s (default 100)")
     parser.add_argument(
         "--camera-rate",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="HZ",
         help="camera frames/s, 0 = no cameras (default 30)",
     )
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--duration", type=_positive_float, metavar="S", help="stop after this many seconds")
+    parser.add_argument("--duration", type=positive_float, metavar="S", help="stop after this many seconds")
     parser.add_argument("--namespace", default="/", help="namespace of the demo's topics (default /)")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
     parser.add_argument("--record", metavar="FILE", help="also record every topic to this MCAP file")
     parser.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line")
     parser.set_defaults(run=run, default_node_name="demo_sim")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite and not args.record:
         raise UsageError("--overwrite only makes sense with --record FILE")
     output = prepare_output(args.record, overwrite=args.overwrite) if args.record else None
+    replacing = replacing_note(output) if output is not None else None
     node_args = getattr(args, "node_args", None) or NodeArgs()
     overrides = node_args.parameter_overrides | {
         name: value
@@ -113,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if recorder is not None:
             recorder.stop()
         raise
-    _announce(demo, output)
+    _announce(demo, output, replacing)
     status = StatusLine(quiet=args.quiet)
     started = time.monotonic()
     try:
@@ -144,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if recorder is None:
         return 0
-    return report_recording(recorder, output)
+    return report_recording(recorder, output, demo.node.domain)
 
 
 def _start_recorder(output, domain: str | None) -> Recorder:
@@ -164,7 +145,7 @@ def _start_recorder(output, domain: str | None) -> Recorder:
     return recorder
 
 
-def _announce(demo: DemoSim, output: object) -> None:
+def _announce(demo: DemoSim, output: object, replacing: str | None) -> None:
     topics = ", ".join(sorted(demo.published()))
     cameras = f"camera {demo.camera_rate_hz:g} Hz" if demo.rgb_pub is not None else "no camera"
     print(
@@ -173,6 +154,8 @@ def _announce(demo: DemoSim, output: object) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if replacing is not None:
+        print(replacing, file=sys.stderr, flush=True)
     if output is not None:
         print(f"recording all topics to {output}", file=sys.stderr, flush=True)
 

@@ -19,6 +19,7 @@ from simrec_node.launch import (
 )
 
 from .errors import UsageError
+from .numbers import non_negative_float
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,14 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--sigterm-timeout",
-        type=_seconds,
+        type=non_negative_float,
         default=5.0,
         metavar="S",
         help="seconds after SIGINT before SIGTERM is sent (default 5)",
     )
     parser.add_argument(
         "--sigkill-timeout",
-        type=_seconds,
+        type=non_negative_float,
         default=5.0,
         metavar="S",
         help="seconds after SIGTERM before SIGKILL is sent (default 5)",
@@ -65,13 +66,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="where processes with 'output: log' write (default ~/.simrec/log/launch_<date>-<time>)",
     )
     parser.set_defaults(run=run)
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

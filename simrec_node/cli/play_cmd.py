@@ -6,6 +6,7 @@ Also ``simrec player pause|resume|seek T|rate R|next|status``: control running p
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 
@@ -26,6 +27,7 @@ from simrec_node.play.keyboard import HELP as KEYS_HELP
 from simrec_node.record import TopicSelection
 
 from .errors import UsageError
+from .inputs import require_files, take_back_paths
 from .signals import StopRequest, install_stop_handlers
 from .status import StatusLine
 
@@ -33,6 +35,9 @@ from .status import StatusLine
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_play(subparsers)
     _add_player(subparsers)
+
+
+_DEFAULT_CLOCK_HZ = "40"
 
 
 def _add_play(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +48,7 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "files",
-        nargs="+",
+        nargs="*",  # "+" would let --clock or --topics swallow the file: see _take_back_files
         metavar="FILE",
         help="the MCAP file, a directory of split files (run/run_0.mcap, ...), or several files",
     )
@@ -69,8 +74,7 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clock",
         nargs="?",
-        type=_hz,
-        const=40.0,
+        const=_DEFAULT_CLOCK_HZ,  # a string: _take_back_files checks it once a swallowed FILE is back
         metavar="HZ",
         help="publish the played time on /clock (40 Hz)",
     )
@@ -151,7 +155,22 @@ def parse_remaps(pairs: list[str]) -> dict[str, str]:
     return remaps
 
 
+def _take_back_files(args: argparse.Namespace) -> None:
+    """``play --clock FILE`` and ``play --topics /a FILE``: the FILE the option swallowed is the log."""
+    if not args.files and args.clock is not None and os.path.exists(args.clock):
+        args.files, args.clock = [args.clock], _DEFAULT_CLOCK_HZ
+    if not args.files:
+        args.topics, args.files = take_back_paths(args.topics)
+    require_files(args.files, "simrec play run.mcap --clock")
+    if args.clock is not None:
+        try:
+            args.clock = _hz(args.clock)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"argument --clock: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    _take_back_files(args)
     remaps = parse_remaps(args.remap)
     try:
         topics = tuple(resolve_topic(t) for t in args.topics)

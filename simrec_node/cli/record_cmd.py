@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from simrec_node.graph.node_args import NodeArgs
 from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
@@ -15,7 +16,8 @@ from simrec_node.record.keyboard import RecordKeys
 from .byte_sizes import parse_byte_size
 from .errors import UsageError
 from .mapped_memory import MappedMemoryCheck, note_no_shared_memory
-from .recording_report import recording_status, report_recording
+from .numbers import non_negative_float, positive_float, positive_int
+from .recording_report import recording_status, replacing_note, report_recording
 from .serve_cmd import add_server_arguments, report_thinned, start_live
 from .signals import install_stop_handlers
 from .status import StatusLine, print_over_status
@@ -35,16 +37,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-x", "--exclude-regex", help="skip topics matching this regular expression (with -a/-e)"
     )
-    parser.add_argument("-o", "--output", help="output file (default: simrec_<date>-<time>.mcap)")
+    parser.add_argument(
+        "-o", "--output", help="output file (default, or given empty: a new simrec_<date>-<time>.mcap)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     parser.add_argument(
         "--compression", choices=["zstd", "lz4", "none"], default="zstd", help="chunk compression"
     )
     parser.add_argument(
-        "--chunk-size", type=_positive_int, default=4 * 1024 * 1024, help="chunk size in bytes"
+        "--chunk-size", type=positive_int, default=4 * 1024 * 1024, help="chunk size in bytes"
     )
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
-    parser.add_argument("--max-messages", type=_positive_int, help="stop after recording this many messages")
+    parser.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--max-messages", type=positive_int, help="stop after recording this many messages")
     parser.add_argument(
         "--max-cache-size",
         type=parse_byte_size,
@@ -59,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--stats-period",
-        type=_seconds,
+        type=non_negative_float,
         default=RecordOptions.stats_period_s,
         metavar="S",
         help="publish the recorder's counters on /simrec/stats every S seconds (default 1; 0: off)",
@@ -69,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--flush-interval",
-        type=float,
+        type=non_negative_float,
         default=RecordOptions.flush_interval_s,
         metavar="S",
         help="write out the open chunk and sync at most S seconds after a message arrived, so a "
@@ -81,7 +85,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     split.add_argument(
         "-b", "--max-bag-size", type=parse_byte_size, metavar="BYTES", help="start a new file at this size"
     )
-    split.add_argument("--max-bag-duration", type=float, metavar="S", help="start a new file every S seconds")
+    split.add_argument(
+        "--max-bag-duration", type=positive_float, metavar="S", help="start a new file every S seconds"
+    )
     split.add_argument(
         "--snapshot-mode",
         action="store_true",
@@ -89,7 +95,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "them to a new file on request (simrec recorder snapshot, or the n key)",
     )
     split.add_argument(
-        "--snapshot-duration", type=float, metavar="S", help="snapshot buffer length in seconds"
+        "--snapshot-duration", type=positive_float, metavar="S", help="snapshot buffer length in seconds"
     )
     parser.add_argument(
         "--start-paused", action="store_true", help="start paused (resume with simrec recorder)"
@@ -116,23 +122,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run, default_node_name="simrec_recorder")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seconds must be a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seconds must not be negative, got {text}")
-    return value
-
-
 _MIN_FILE_BYTES = 1 << 20
 _MIN_FILE_DURATION_S = 1.0
 
@@ -147,10 +136,6 @@ def _check_limits(args: argparse.Namespace) -> None:
         raise UsageError("--snapshot-mode writes a file per snapshot; it does not take -b/--max-bag-duration")
     if args.snapshot_duration is not None and not args.snapshot_mode:
         raise UsageError("--snapshot-duration needs --snapshot-mode")
-    if args.snapshot_duration is not None and args.snapshot_duration <= 0:
-        raise UsageError("--snapshot-duration must be positive")
-    if args.flush_interval < 0:
-        raise UsageError("--flush-interval must be 0 or more seconds")
     if args.max_cache_size is not None and args.max_cache_size <= 0:
         raise UsageError("--max-cache-size must be positive")
     splits = args.max_bag_size or args.max_bag_duration or args.snapshot_mode
@@ -181,10 +166,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     _check_limits(args)
     splits = bool(args.max_bag_size or args.max_bag_duration or args.snapshot_mode)
+    replacing = None
+    if args.overwrite and args.output:  # said before preparing, which removes a split recording's files
+        named = Path(args.output)
+        replacing = replacing_note(named.with_suffix("") if splits and named.suffix == ".mcap" else named)
     if splits:
-        output = prepare_split_output(args.output, overwrite=args.overwrite).path
+        output = prepare_split_output(args.output or None, overwrite=args.overwrite).path
     else:
-        output = prepare_output(args.output, overwrite=args.overwrite)
+        output = prepare_output(args.output or None, overwrite=args.overwrite)
     cache = {}
     if args.max_cache_size is not None:
         cache = {"snapshot_max_bytes" if args.snapshot_mode else "max_queue_bytes": args.max_cache_size}
@@ -222,11 +211,14 @@ def run(args: argparse.Namespace) -> int:
         if live:
             live.stop()
         raise
+    domain = recorder.node.domain
     keys = _start_keys(recorder, args)
     what = ", ".join(selection.topics) if not selection.needs_wildcard else "all matching topics"
     where = f"{options.output}{'/' if options.split else ''}"
     mode = " (snapshot mode)" if options.snapshot_mode else " (paused)" if options.start_paused else ""
-    print(f"recording {what} to {where}{mode}", file=sys.stderr, flush=True)
+    if replacing:
+        print(replacing, file=sys.stderr, flush=True)
+    print(f"recording {what} to {where}{mode} on graph domain {domain!r}", file=sys.stderr, flush=True)
     note_no_shared_memory()
     status = StatusLine(quiet=args.quiet)
     mapped_memory = MappedMemoryCheck()
@@ -247,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         recorder.stop()
         if live:
             live.stop()
-    code = report_recording(recorder, options.output)
+    code = report_recording(recorder, options.output, domain)
     if live:
         report_thinned(live)  # what the viewers missed; the recording has every message
     return code

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from simrec_node.record.stats_topic import STATS_TOPIC
 
 from .status import human_bytes
 
@@ -28,17 +32,33 @@ def recording_status(recorder: Recorder, elapsed: float) -> str:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def report_recording(recorder: Recorder, output: object) -> int:
-    """What was written and what was lost, per topic; the exit code (1 if writing failed)."""
+def replacing_note(output: Path) -> str | None:
+    """What ``--overwrite`` is about to replace, said before it is gone (None: nothing)."""
+    if not output.exists():
+        return None
+    if output.is_dir():
+        old = sorted(output.glob(f"{output.name}_[0-9]*.mcap"))
+        return f"replacing {_plural(len(old), 'file')} in {output}/ (--overwrite)" if old else None
+    return f"replacing {output} ({human_bytes(output.stat().st_size)}, --overwrite)"
+
+
+def _file_bytes(files: list[Path]) -> int:
+    return sum(os.path.getsize(path) for path in files if os.path.exists(path))
+
+
+def report_recording(recorder: Recorder, output: object, domain: str) -> int:
+    """What was written and what was lost, per topic; the exit code (1 if writing failed or
+    nothing on ``domain`` was found to record)."""
     stats = recorder.stats
     files = recorder.files
     where = f"{output}/ ({_plural(len(files), 'file')})" if recorder.options.split else str(output)
     print(
-        f"wrote {where}: {stats.written:,} messages on {_plural(len(stats.topics), 'topic')}, "
-        f"{human_bytes(stats.bytes_written)}, {stats.dropped:,} dropped; the queue peaked at "
+        f"wrote {where}: {_plural(stats.written, 'message')} on {_plural(len(stats.topics), 'topic')}, "
+        f"{human_bytes(stats.bytes_written)} of message payload in {human_bytes(_file_bytes(files))} "
+        f"on disk, {stats.dropped:,} dropped; the queue peaked at "
         f"{human_bytes(recorder.peak_queued_bytes)} of {human_bytes(recorder.options.max_queue_bytes)}",
         file=sys.stderr,
     )
@@ -64,5 +84,15 @@ def report_recording(recorder: Recorder, output: object) -> int:
         print(f"simrec: warning: {notice}", file=sys.stderr)
     if recorder.write_error is not None:
         print(f"simrec: error: writing {output} failed: {recorder.write_error}", file=sys.stderr)
+        return 1
+    if not set(stats.topics) - {STATS_TOPIC}:  # only the recorder's own counters
+        selection = recorder.options.selection
+        wanted = " ".join(selection.topics) if not selection.needs_wildcard else "any selected topic"
+        print(
+            f"simrec: error: nothing recorded: nothing was found to record on graph domain {domain!r} "
+            f"(no message on {wanted} arrived); `simrec topic list --domain {domain}` shows what "
+            "publishes there; choose the domain with --domain or $SIMREC_DOMAIN",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 
@@ -48,9 +49,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """Exit 0 on an empty graph as ``ros2 topic list`` does (an empty graph is an answer, and scripts
+    poll with it), with a note on stderr that names the domain searched: stdout stays the list."""
     with Node("simrec_topic_list", domain=args.domain) as node:
-        for topic, types in node.topics(timeout_s=args.wait).items():
+        topics = node.topics(timeout_s=args.wait)
+        for topic, types in topics.items():
             print(f"{topic} [{', '.join(types)}]" if args.show_types else topic)
+        if not topics:
+            print(
+                f"simrec: no topic has a publisher on graph domain {node.domain!r} (searched for "
+                f"{args.wait:g} s); publishers on another domain? pass --domain or set $SIMREC_DOMAIN",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import ConvertError
 from .frames import FrameDecoder, overlay, pad_even, tile
-from .output import atomic_output, check_directory, check_output
+from .output import atomic_output, check_directory, check_output, create_directory
 from .reader import LogReader
 
 
@@ -286,10 +286,10 @@ def _plan(
             )
     if is_directory_output(output):
         directory = Path(output)
-        check_directory(directory)
         topics = topics or images
         if not topics:
             raise ConvertError(f"{reader.path} has no image topics; {reader.describe_topics()}")
+        create_directory(directory)
         plan = [(directory / f"{_safe_name(t)}.mp4", [t]) for t in topics]
     else:
         if not topics:

@@ -87,6 +87,15 @@ def _check(reader: LogReader, options: NpzOptions) -> tuple[list[str], str | Non
     return topics, align
 
 
+def _nothing_converted(reader: LogReader, topics: list[str], options: NpzOptions) -> str:
+    """Why a pass over the log gave no message at all: undecodable channels, or an empty window."""
+    if reader.undecodable:
+        reasons = "; ".join(f"{topic}: {why}" for topic, why in reader.undecodable.items())
+        return f"nothing converted from {reader.path}: {reasons} (simrec records protobuf)"
+    window = "" if options.start is None and options.end is None else " between --start and --end"
+    return f"nothing converted: {reader.path} has no message on {', '.join(topics)}{window}"
+
+
 def build_arrays(
     reader: LogReader, options: NpzOptions, progress: Callable[[int, int], None] | None = None
 ) -> NpzResult:
@@ -100,6 +109,8 @@ def build_arrays(
         allow_object=options.allow_object,
         progress=progress,
     )
+    if not collection.messages:
+        raise ConvertError(_nothing_converted(reader, topics, options))
     per_topic: dict[str, dict[str, np.ndarray]] = {}
     skipped: dict[str, str] = {}
     notes: dict[str, str] = {}

@@ -29,15 +29,34 @@ def check_directory(directory: Path, *, for_file: Path | None = None) -> None:
         raise ConvertError(f"{what} is not writable")
 
 
+def create_directory(directory: Path) -> None:
+    """An output directory (``-o videos/``), made with its parents where missing, as ``mkdir -p``."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConvertError(f"cannot create output directory {directory}: {exc.strerror or exc}") from None
+    check_directory(directory)
+
+
 @contextlib.contextmanager
 def atomic_output(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target`` (same suffix, so tools pick the same format);
     rename it to ``target`` when the block succeeds, delete it when it fails.
+
+    The temporary file is created here, so that a place the system refuses to write (``/proc``, a
+    read-only mount) is one ``ConvertError`` line before any work, as is a write or rename that
+    fails later (a full disk).
     """
     temp = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
     try:
+        open(temp, "wb").close()
+    except OSError as exc:
+        raise ConvertError(f"cannot create {target}: {exc.strerror or exc}") from None
+    try:
         yield temp
         os.replace(temp, target)
+    except OSError as exc:
+        raise ConvertError(f"writing {target} failed: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

@@ -62,6 +62,7 @@ class LogReader:
         self.start_ns: int = self.summary.start_ns or 0
         self.end_ns: int = self.summary.end_ns or 0
         self.problems: list[str] = []
+        self.undecodable: dict[str, str] = {}  # topic -> why its messages cannot be decoded
 
     def __enter__(self) -> LogReader:
         return self
@@ -112,6 +113,21 @@ class LogReader:
         if hi < lo:
             raise ConvertError(f"--end ({end}) is before --start ({start})")
         return lo, hi
+
+    def check_window(self, start: float | None, end: float | None) -> None:
+        """ConvertError when ``start``/``end`` (seconds from the first message) leave no time of
+        the log, so a conversion would write nothing. (Iterating such a window yields nothing.)"""
+        self.time_window(start, end)
+        length = (self.end_ns - self.start_ns) / 1e9
+        if start is not None and start > length:
+            raise ConvertError(
+                f"--start {start:g} is past the end of {self.path}, which is {length:.3f} s long: "
+                f"give --start between 0 and {length:.3f}"
+            )
+        if end is not None and end < 0:
+            raise ConvertError(
+                f"--end {end:g} is before the log starts: give --end between 0 and {length:.3f}"
+            )
 
     # -------------------------------------------------------------------- iteration
 
@@ -183,6 +199,7 @@ class LogReader:
             )
         except ConvertError as exc:
             self.problems.append(f"{channel.topic}: {exc}")
+            self.undecodable[channel.topic] = str(exc)
             return None
 
     def to_numpy(self, topic: str, **options: Any) -> dict[str, Any]:

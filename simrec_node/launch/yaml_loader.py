@@ -61,7 +61,12 @@ def load_yaml(path: Path, where: str | None = None) -> Any:
     """Parse ``path``; a missing file or a syntax error becomes one ``LaunchError`` line."""
     prefix = f"{where}: " if where else ""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LaunchError(
+            f"{prefix}{path} is not a launch file: byte {exc.start} is not UTF-8 text (a launch file "
+            "is YAML text, like launch/demo.launch.yaml)"
+        ) from None
     except FileNotFoundError:
         raise LaunchError(f"{prefix}launch file {path} does not exist") from None
     except OSError as exc:

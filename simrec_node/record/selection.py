@@ -24,6 +24,12 @@ class TopicSelection:
     def __post_init__(self) -> None:
         if not (self.topics or self.all or self.regex):
             raise ValueError("nothing to record: name topics, or use --all or --regex")
+        if self.topics and self.all:
+            named = " ".join(self.topics)
+            raise ValueError(
+                f"--all takes every topic, so the named ones ({named}) would mean nothing: "
+                f"drop --all to take only {named}, or drop the names"
+            )
         object.__setattr__(self, "_regex", _compile(self.regex, "--regex"))
         object.__setattr__(self, "_exclude", _compile(self.exclude, "--exclude-regex"))
 

@@ -13,7 +13,7 @@ under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -127,7 +127,7 @@ def recover(
             return report
         profile, library, compression = _peek(buf, size)
         report.compression = compression
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+        fd, tmp = _create_beside(dst)
         try:
             with os.fdopen(fd, "wb") as fh:
                 writer = McapWriter(fh, compression=compression, profile=profile, library=library)
@@ -136,11 +136,28 @@ def recover(
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, dst)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RepairError(f"writing {dst} failed: {exc.strerror or exc}") from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _create_beside(dst: Path) -> tuple[int, Path]:
+    """A new temporary file next to ``dst`` with the mode every other output gets (0666 less the
+    umask: 0644 as a rule), not mkstemp's 0600; a place the system refuses is one RepairError line."""
+    for _ in range(100):
+        tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RepairError(f"cannot create {dst}: {exc.strerror or exc}") from None
+    raise RepairError(f"cannot create {dst}: no free temporary name beside it")
 
 
 def _check_output(src: Path, dst: Path, overwrite: bool) -> None:
