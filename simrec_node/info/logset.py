@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .episodes import episode_summary
 from .model import FileEntry, LogFileError, LogSummary, TopicSummary
-from .summary import frequency, summarize_file
+from .summary import frequency, sim_span, summarize_file
 
 LogSpec = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -202,6 +202,9 @@ def _merge_topic(name: str, parts: list[TopicSummary]) -> TopicSummary:
     lasts = [t.last_time_ns for t in parts if t.last_time_ns is not None]
     first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
     count = sum(t.count for t in parts)
+    sim_first, sim_last = sim_span(
+        [(t.first_time_ns, t.last_time_ns, t.sim_first_ns, t.sim_last_ns) for t in parts]
+    )
     detail: dict[str, int] = {}
     for t in parts:
         for key, value in t.dropped_detail.items():
@@ -216,6 +219,9 @@ def _merge_topic(name: str, parts: list[TopicSummary]) -> TopicSummary:
         last_time_ns=last,
         dropped=sum(t.dropped for t in parts),
         dropped_detail=detail,
+        sim_first_ns=sim_first,
+        sim_last_ns=sim_last,
+        sim_frequency_hz=frequency(count, sim_first, sim_last),
     )
 
 

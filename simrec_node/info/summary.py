@@ -8,6 +8,11 @@ import json
 import os
 from typing import BinaryIO
 
+from mcap.data_stream import ReadDataStream
+from mcap.reader import SeekingReader
+from mcap.records import Chunk, Message
+from mcap.stream_reader import breakup_chunk
+
 from simrec_node.msgs import Episode
 
 from .episodes import EPISODE_TYPE, episode_summary, read_episodes
@@ -43,6 +48,8 @@ def summarize_file(path: str | os.PathLike[str]) -> tuple[LogSummary, list[Episo
             size = os.fstat(f.fileno()).st_size
             _check_magic(f, name, size)
             facts = _read(f, name, size)
+            if facts.indexed:
+                _read_publish_times(f, size, facts)
             episodes = _episodes(f, facts) if facts.indexed else []
     except LogFileError:
         raise
@@ -57,6 +64,43 @@ def summarize_file(path: str | os.PathLike[str]) -> tuple[LogSummary, list[Episo
     except OSError as exc:
         raise LogFileError(f"cannot read {name}: {exc.strerror or exc}") from None
     return build_summary(name, size, facts), episodes
+
+
+def _read_publish_times(f: BinaryIO, size: int, facts: LogFacts) -> None:
+    """Fill each channel's first and last publish_time from the chunks that hold its first and
+    last message (at most two chunks a channel, each decompressed once)."""
+    try:
+        f.seek(0)
+        summary = SeekingReader(f, record_size_limit=size).get_summary()
+        if summary is None:
+            return
+        times: dict[int, dict[tuple[int, int], int]] = {}  # chunk -> (channel, log_time) -> publish
+
+        def publish_time(cid: int, log_time: int) -> int | None:
+            for index in summary.chunk_indexes:
+                if cid not in index.message_index_offsets:
+                    continue
+                if not index.message_start_time <= log_time <= index.message_end_time:
+                    continue
+                if index.chunk_start_offset not in times:
+                    f.seek(index.chunk_start_offset + 1 + 8)
+                    chunk = Chunk.read(ReadDataStream(f))
+                    times[index.chunk_start_offset] = {
+                        (m.channel_id, m.log_time): m.publish_time
+                        for m in breakup_chunk(chunk, validate_crc=False)
+                        if isinstance(m, Message)
+                    }
+                found = times[index.chunk_start_offset].get((cid, log_time))
+                if found is not None:
+                    return found
+            return None
+
+        for cid, ch in facts.channels.items():
+            if ch.count >= 2 and ch.first_time_ns is not None and ch.last_time_ns is not None:
+                ch.first_publish_ns = publish_time(cid, ch.first_time_ns)
+                ch.last_publish_ns = publish_time(cid, ch.last_time_ns)
+    except DECODE_ERRORS as exc:  # the counts stand; only the sim-time rates are missing
+        facts.warnings.append(f"sim-time rates unavailable: {describe_error(exc)}")
 
 
 def _episodes(f: BinaryIO, facts: LogFacts) -> list[Episode]:
@@ -138,6 +182,31 @@ def _drop_counts(topic: str, raw: str, warnings: list[str]) -> dict[str, int]:
     }
 
 
+SIM_CLOCK_GAP_NS = 1_000_000_000  # publish times this far from log times are not the wall clock
+
+
+def sim_span(
+    spans: list[tuple[int | None, int | None, int | None, int | None]],
+) -> tuple[int | None, int | None]:
+    """(first, last) sim time of a topic from its channels' (first log, last log, first publish,
+    last publish) times; (None, None) where the publish times are the recorder's wall clock.
+
+    Sim time: publish times set by the publisher that are not within a second of the log times
+    at either end (a sim clock from 0, a replayed log's original stamps).
+    """
+    firsts, lasts = [], []
+    for first_log, last_log, first_pub, last_pub in spans:
+        if None in (first_log, last_log, first_pub, last_pub):
+            continue
+        if abs(first_pub - first_log) <= SIM_CLOCK_GAP_NS or abs(last_pub - last_log) <= SIM_CLOCK_GAP_NS:
+            return None, None
+        firsts.append(first_pub)
+        lasts.append(last_pub)
+    if not firsts:
+        return None, None
+    return min(firsts), max(lasts)
+
+
 def frequency(count: int, first: int | None, last: int | None) -> float | None:
     """Messages per second between the first and the last message (None below two messages)."""
     if count < 2 or first is None or last is None or last <= first:
@@ -161,6 +230,9 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
         count = sum(c.count for c in chans)
         first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
         detail = _drop_counts(topic, topic_stats[topic], facts.warnings) if topic in topic_stats else {}
+        sim_first, sim_last = sim_span(
+            [(c.first_time_ns, c.last_time_ns, c.first_publish_ns, c.last_publish_ns) for c in chans]
+        )
         out.append(
             TopicSummary(
                 topic=topic,
@@ -174,6 +246,9 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
                 last_time_ns=last,
                 dropped=sum(detail.values()),
                 dropped_detail=detail,
+                sim_first_ns=sim_first,
+                sim_last_ns=sim_last,
+                sim_frequency_hz=frequency(count, sim_first, sim_last),
             )
         )
     return out
