@@ -21,7 +21,7 @@ from simrec_node.convert.mp4 import is_directory_output
 
 from .errors import UsageError
 from .signals import install_stop_handlers
-from .status import StatusLine, human_bytes
+from .status import ProgressBar, bytes_done, human_bytes
 
 _SKIPPED_SHOWN = 8
 
@@ -116,17 +116,22 @@ def run(args: argparse.Namespace) -> int:
     kind = _kind(args.output)
     reader = open_log(args.files)
     stop = install_stop_handlers()
-    status = StatusLine(quiet=args.quiet, log_every_s=5.0)
+    bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
+        nonlocal bar
         if stop.is_set():
             raise KeyboardInterrupt
-        status.update(f"converting {reader.path}: {human_bytes(done)} of {human_bytes(total)}")
+        if bar is None:
+            what = f"converting {reader.path}"
+            bar = ProgressBar(what, total, plain=bytes_done(what), quiet=args.quiet)
+        bar.update(done)
 
     try:
         lines = _run_npz(args, reader, progress) if kind == "npz" else _run_mp4(args, reader, progress)
     finally:
-        status.finish()
+        if bar is not None:
+            bar.finish()
     if not args.quiet:
         print("\n".join(lines))
     for problem in reader.problems:

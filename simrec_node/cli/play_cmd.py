@@ -29,7 +29,7 @@ from simrec_node.record import TopicSelection
 
 from .errors import UsageError
 from .signals import StopRequest, install_stop_handlers
-from .status import StatusLine
+from .status import ProgressBar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -94,7 +94,7 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-graph", action="store_true", help="with --serve: do not publish onto the graph")
     parser.add_argument("--node-name", default="simrec_player", help="the player's node name")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run, default_node_name="simrec_player")
 
 
@@ -259,19 +259,23 @@ def _run_player(args: argparse.Namespace, player: Player, stop: StopRequest, sta
     )
     thread = threading.Thread(target=player.run, name="simrec-player", daemon=True)
     thread.start()
-    status = StatusLine(quiet=args.quiet, log_every_s=10.0)
+    bar = ProgressBar(
+        f"playing {source.path}",
+        max((end - start) / 1e9, 1e-3),
+        unit="s",
+        plain=lambda done, total: f"{done:8.3f} / {total:.3f} s",
+        quiet=args.quiet,
+        log_every_s=10.0,
+    )
     try:
         while thread.is_alive() and not stop.wait(0.1):
             state = clock.state()
             label = "ENDED" if state.ended else "PAUSED" if state.paused else "PLAYING"
-            status.update(
-                f"[{label}] {(state.time_ns - start) / 1e9:8.3f} / {(end - start) / 1e9:.3f} s  "
-                f"x{state.rate:.2f}  {player.delivered:,} msgs"
-            )
+            bar.update((state.time_ns - start) / 1e9, f"{label} x{state.rate:.2f} {player.delivered:,} msgs")
     finally:
         clock.stop()
         thread.join(timeout=5)
-        status.finish()
+        bar.finish()
         if keyboard is not None:
             keyboard.stop()
     loops = f" ({player.loops} loop(s))" if player.loops else ""
