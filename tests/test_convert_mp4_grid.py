@@ -9,6 +9,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+import pytest
 
 from simrec_node.msgs import encode_raw_image
 from tests.conftest import REPO, simrec_command
@@ -79,3 +80,41 @@ def test_really_missing_and_doubled_frames_are_the_only_repeats_and_drops(tmp_pa
     assert match, out
     assert match.group(1) == str(COUNT) and match.group(2) == str(COUNT)
     assert match.group(3) == "1 repeated, 1 dropped", out
+
+
+def test_in_process_camera_is_timed_by_its_sim_time(tmp_path: Path) -> None:
+    from simrec_node.integrations import Recorder
+
+    path = tmp_path / "inproc.mcap"
+    with Recorder(path, image_format="png") as rec:  # a burst of wall time: all frames in ~0.1 s
+        for i in range(90):
+            rec.log_image("/camera/rgb", np.full((16, 16, 3), i, dtype=np.uint8), sim_time=i / 30)
+    out = _convert(path, tmp_path / "sim.mp4")
+    assert "90 frames 16x16 at 30 fps from 90 /camera/rgb frames (timed by sim time)" in out, out
+    assert "repeated" not in out and "dropped" not in out, out
+    shown = _video_frames(tmp_path / "sim.mp4")
+    assert all(abs(got - i) <= 3 for i, got in enumerate(shown)), shown
+
+
+def test_gymnasium_frames_come_out_at_the_envs_rate(tmp_path: Path) -> None:
+    gym = pytest.importorskip("gymnasium")
+    pytest.importorskip("pygame")
+    from simrec_node.integrations.gym_wrappers import RecordRollout
+
+    env = RecordRollout(
+        gym.make("CartPole-v1", render_mode="rgb_array"),
+        tmp_path / "cart.mcap",
+        step_trigger=lambda s: s == 0,
+    )
+    env.reset(seed=3)
+    for _ in range(40):
+        _obs, _r, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    env.close()
+    out = _convert(tmp_path / "cart.mcap", tmp_path / "cart.mp4")
+    match = re.search(
+        r"(\d+) frames 600x400 at 50 fps from (\d+) /camera/rl_video frames \(timed by sim", out
+    )
+    assert match and match.group(1) == match.group(2), out
+    assert "repeated" not in out and "dropped" not in out, out

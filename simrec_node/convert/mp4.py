@@ -4,7 +4,9 @@ The output runs at a constant frame rate that keeps the recorded timing: each ca
 to the output slot nearest its log time on a grid phase-locked to the camera (`FrameGrid`), so
 arrival jitter moves no frame; frames are repeated where the camera was slower than ``fps`` (or
 a frame is missing) and dropped where it was faster (or doubled); both are counted.
-The rate defaults to the topic's recorded rate (snapped to a whole number within 3%).
+The rate defaults to the topic's recorded rate (snapped to a whole number within 3%). A camera
+whose messages carry sim time (an in-process or Gymnasium log, written in bursts of wall time)
+is timed by its sim time instead: its rate and its frames' places on the grid.
 Several topics go into one video with ``tile``; a directory output gets one video per topic.
 All topics of all videos are read in one pass over the log.
 """
@@ -53,6 +55,7 @@ class VideoStats:
 
     topics: list[str]
     fps: float
+    sim_time: bool = False  # frames timed by their sim time (publish_time), not by arrival
     files: list[Path] = field(default_factory=list)
     source_frames: int = 0
     frames: int = 0
@@ -77,7 +80,9 @@ class VideoStats:
         size = f" {self.size[0]}x{self.size[1]}" if self.size else ""
         return (
             f"{names}: {self.frames} frames{size} at {self.fps:g} fps from {self.source_frames} "
-            f"{'+'.join(self.topics)} frames" + (f" ({', '.join(extra)})" if extra else "")
+            f"{'+'.join(self.topics)} frames"
+            + (" (timed by sim time)" if self.sim_time else "")
+            + (f" ({', '.join(extra)})" if extra else "")
         )
 
 
@@ -284,12 +289,26 @@ def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
         if not options.fps > 0:
             raise ConvertError(f"--fps must be positive, not {options.fps}")
         return float(options.fps)
-    rates = [t.frequency_hz for t in reader.summary.topics if t.topic in topics and t.frequency_hz]
+    sim = _sim_start(reader, topics) is not None
+    rates = [
+        t.sim_frequency_hz if sim else t.frequency_hz
+        for t in reader.summary.topics
+        if t.topic in topics and (t.sim_frequency_hz if sim else t.frequency_hz)
+    ]
     if not rates:
         return 30.0 / options.every  # a single frame: any rate shows it
     rate = max(rates) / options.every
     nearest = round(rate)
     return float(nearest) if nearest and abs(rate - nearest) <= 0.03 * rate else round(rate, 3)
+
+
+def _sim_start(reader: LogReader, topics: list[str]) -> int | None:
+    """The first sim time of ``topics`` where every one carries sim time (an in-process or
+    Gymnasium camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
+    found = [t for t in reader.summary.topics if t.topic in topics]
+    if not found or any(t.sim_first_ns is None for t in found):
+        return None
+    return min(t.sim_first_ns for t in found)  # type: ignore[type-var]
 
 
 def is_directory_output(output: str | os.PathLike[str]) -> bool:
@@ -354,10 +373,19 @@ def convert_to_mp4(
     plan = _plan(reader, output, options, overwrite)
     types = {t: reader.topics[t].type_name for _, topics in plan for t in topics}
     t0 = reader.time_window(options.start, None)[0] or reader.start_ns
-    jobs = [
-        VideoJob(target, topics, types, _rate(reader, topics, options), options, t0)
-        for target, topics in plan
-    ]
+    jobs = []
+    for target, topics in plan:
+        sim_start = _sim_start(reader, topics)
+        job = VideoJob(
+            target,
+            topics,
+            types,
+            _rate(reader, topics, options),
+            options,
+            t0 if sim_start is None else sim_start,
+        )
+        job.stats.sim_time = sim_start is not None
+        jobs.append(job)
     by_topic: dict[str, list[VideoJob]] = {}
     for job in jobs:
         for topic in job.topics:
@@ -365,7 +393,8 @@ def convert_to_mp4(
     try:
         for record in reader.iter_raw(list(types), options.start, options.end, progress=progress):
             for job in by_topic[record.topic]:
-                job.add(record.topic, record.log_time, record.data)
+                stamp = record.publish_time if job.stats.sim_time else record.log_time
+                job.add(record.topic, stamp, record.data)
         return [job.finish() for job in jobs]
     except BaseException:
         for job in jobs:
