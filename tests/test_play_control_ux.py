@@ -61,6 +61,7 @@ def test_play_clock_publishes_one_clock_and_says_the_recorded_one_is_left_out(
     with Node("listener") as node:
         clocks: list = []
         node.create_subscription(Clock, "/clock", clocks.append)
+        node.create_subscription(Scalars, "/sim/state", lambda _msg: None)  # so play starts at once
         proc = play(domain, str(clock_log), "--clock", "100", "--rate", "2", "--wait-for-subscribers", "5")
         code, err = finish(proc)
         time.sleep(0.3)
@@ -78,6 +79,7 @@ def test_play_without_clock_replays_the_recorded_clock(domain: str, clock_log: P
     with Node("listener") as node:
         clocks: list = []
         node.create_subscription(Clock, "/clock", clocks.append)
+        node.create_subscription(Scalars, "/sim/state", lambda _msg: None)  # so play starts at once
         proc = play(domain, str(clock_log), "--rate", "4", "--wait-for-subscribers", "5")
         code, err = finish(proc)
         time.sleep(0.3)
@@ -89,8 +91,6 @@ def test_play_without_clock_replays_the_recorded_clock(domain: str, clock_log: P
 def test_paused_player_seeked_to_the_end_stays_for_more_seeks_until_stop(domain: str, log: Path) -> None:
     proc = play(domain, str(log), "--start-paused", "--wait-for-subscribers", "0")
     try:
-        first = player(domain, "status")
-        assert "paused at 0.000" in first.stdout, first
         for target in ("0.995", "5"):  # the end, and past it
             out = player(domain, "seek", target)
             assert out.returncode == 0, out
