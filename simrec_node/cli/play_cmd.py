@@ -74,7 +74,7 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
         type=_hz,
         const=40.0,
         metavar="HZ",
-        help="publish the played time on /clock (40 Hz); a recorded /clock is then not played",
+        help="publish the played time on /clock (40 Hz)",
     )
     parser.add_argument(
         "--wait-for-subscribers",
