@@ -27,7 +27,7 @@ def main() -> None:
         while not done:
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             done = terminated or truncated
-    fps = str(env.metadata.get("render_fps", 30))  # frames carry wall time: give the env's rate
+    fps = str(env.metadata.get("render_fps", 30))  # clips of several episodes: joined at the env's rate
     env.close()
     print(f"wrote {OUTPUT}")
     simrec = [sys.executable, "-m", "simrec_node.cli.main"]

@@ -22,7 +22,7 @@ from simrec_node.convert.mp4 import is_directory_output
 from .errors import UsageError
 from .inputs import refuse_stray_topics, require_files, take_back_paths
 from .signals import install_stop_handlers
-from .status import StatusLine, human_bytes
+from .status import ProgressBar, bytes_done, human_bytes
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -129,17 +129,22 @@ def run(args: argparse.Namespace) -> int:
     reader = open_log(files)
     reader.check_window(args.start, args.end)
     stop = install_stop_handlers()
-    status = StatusLine(quiet=args.quiet, log_every_s=5.0)
+    bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
+        nonlocal bar
         if stop.is_set():
             raise KeyboardInterrupt
-        status.update(f"converting {reader.path}: {human_bytes(done)} of {human_bytes(total)}")
+        if bar is None:
+            what = f"converting {reader.path}"
+            bar = ProgressBar(what, total, plain=bytes_done(what), quiet=args.quiet)
+        bar.update(done)
 
     try:
         lines = _run_npz(args, reader, progress) if kind == "npz" else _run_mp4(args, reader, progress)
     finally:
-        status.finish()
+        if bar is not None:
+            bar.finish()
     if not args.quiet:
         print("\n".join(lines))
     for problem in reader.problems:

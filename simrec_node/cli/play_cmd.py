@@ -6,12 +6,14 @@ Also ``simrec player pause|resume|seek T|rate R|next|status``: control running p
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
 
 from simrec_node.graph import InvalidNameError, Node, resolve_topic
 from simrec_node.play import (
+    CLOCK_TOPIC,
     ClockPublisher,
     ControlServer,
     GraphSink,
@@ -29,7 +31,7 @@ from simrec_node.record import TopicSelection
 from .errors import UsageError
 from .inputs import require_files, take_back_paths
 from .signals import StopRequest, install_stop_handlers
-from .status import StatusLine
+from .status import ProgressBar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -96,20 +98,24 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-graph", action="store_true", help="with --serve: do not publish onto the graph")
     parser.add_argument("--node-name", default="simrec_player", help="the player's node name")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run, default_node_name="simrec_player")
 
 
 def _add_player(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "player",
-        help="control running `simrec play` players: pause, resume, seek, rate, next, status",
-        description="Send a command to every player of the domain and print their state.",
+        help="control running `simrec play` players: pause, resume, seek, rate, next, stop, status",
+        description="Send a command to every player of the domain and print their state. A player "
+        "paused at the end of its log waits for more commands until `stop` (or Ctrl-C).",
     )
-    parser.add_argument("command", choices=["pause", "resume", "toggle", "seek", "rate", "next", "status"])
+    parser.add_argument(
+        "command", choices=["pause", "resume", "toggle", "seek", "rate", "next", "stop", "status"]
+    )
     parser.add_argument("value", nargs="?", help="seconds from the log start (seek) or speed factor (rate)")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
     parser.add_argument("--timeout", type=_seconds, default=2.0, help="seconds to wait for replies")
+    parser.add_argument("--json", action="store_true", help="print each reply as one JSON line")
     parser.set_defaults(run=run_player)
 
 
@@ -179,7 +185,24 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.no_graph and not args.serve:
         raise UsageError("--no-graph only makes sense with --serve")
-    source = LogSource(args.files, selection.accepts, lambda topic: remaps.get(topic, topic))
+    left_out: set[str] = set()
+
+    def accepts(topic: str) -> bool:
+        # One clock: with --clock the player's time is /clock, so a recorded /clock is not played
+        # (as `ros2 bag play --clock` does since rosbag2 #1646).
+        if args.clock is not None and remaps.get(topic, topic) == CLOCK_TOPIC:
+            left_out.add(topic)
+            return False
+        return selection.accepts(topic)
+
+    source = LogSource(args.files, accepts, lambda topic: remaps.get(topic, topic))
+    if left_out:
+        print(
+            f"--clock: /clock carries the played log time at {args.clock:g} Hz; the recorded "
+            f"{', '.join(sorted(left_out))} is not played (leave out --clock to replay it)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         return _play(args, source)
     finally:
@@ -255,19 +278,23 @@ def _run_player(args: argparse.Namespace, player: Player, stop: StopRequest, sta
     )
     thread = threading.Thread(target=player.run, name="simrec-player", daemon=True)
     thread.start()
-    status = StatusLine(quiet=args.quiet, log_every_s=10.0)
+    bar = ProgressBar(
+        f"playing {source.path}",
+        max((end - start) / 1e9, 1e-3),
+        unit="s",
+        plain=lambda done, total: f"{done:8.3f} / {total:.3f} s",
+        quiet=args.quiet,
+        log_every_s=10.0,
+    )
     try:
         while thread.is_alive() and not stop.wait(0.1):
             state = clock.state()
             label = "ENDED" if state.ended else "PAUSED" if state.paused else "PLAYING"
-            status.update(
-                f"[{label}] {(state.time_ns - start) / 1e9:8.3f} / {(end - start) / 1e9:.3f} s  "
-                f"x{state.rate:.2f}  {player.delivered:,} msgs"
-            )
+            bar.update((state.time_ns - start) / 1e9, f"{label} x{state.rate:.2f} {player.delivered:,} msgs")
     finally:
         clock.stop()
         thread.join(timeout=5)
-        status.finish()
+        bar.finish()
         if keyboard is not None:
             keyboard.stop()
     loops = f" ({player.loops} loop(s))" if player.loops else ""
@@ -291,7 +318,11 @@ def run_player(args: argparse.Namespace) -> int:
         print(f"simrec: error: no player answered in domain {node.domain}", file=sys.stderr)
         return 1
     failed = False
-    for reply in replies:
+    for reply in sorted(replies, key=lambda r: r.get("node", "")):
+        if args.json:
+            failed |= "error" in reply
+            print(json.dumps(reply, sort_keys=True))
+            continue
         if "error" in reply:
             print(f"simrec: error: {reply['node']}: {reply['error']}", file=sys.stderr)
             failed = True

@@ -6,7 +6,7 @@ import argparse
 
 from simrec_node.repair import recover
 
-from .status import StatusLine, human_bytes
+from .status import ProgressBar, bytes_done
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,22 +19,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="the damaged MCAP file")
     parser.add_argument("-o", "--output", required=True, help="the recovered file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    status = StatusLine(quiet=args.quiet, log_every_s=5.0)
+    bar: ProgressBar | None = None
 
     def progress(done: int, size: int, messages: int) -> None:
-        status.update(
-            f"recovering: {human_bytes(done)} of {human_bytes(size)} ({100 * done / size:.0f}%), "
-            f"{messages} messages"
-        )
+        nonlocal bar
+        if bar is None:
+            what = f"recovering {args.file}"
+            bar = ProgressBar(what, size, plain=bytes_done(what), quiet=args.quiet)
+        bar.update(done, f"{messages:,} messages")
 
     try:
         report = recover(args.file, args.output, overwrite=args.overwrite, progress=progress)
     finally:
-        status.finish()
+        if bar is not None:
+            bar.finish()
     print("\n".join(report.lines()))
     return 0

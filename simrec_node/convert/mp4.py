@@ -1,9 +1,12 @@
 """MCAP -> MP4: camera topics to H.264 video (yuv420p) through imageio-ffmpeg.
 
-The output runs at a constant frame rate that keeps wall timing: output frame ``k`` shows the
-newest camera frame stamped at or before ``t0 + k / fps`` (log time), so frames are repeated
-when the camera was slower than ``fps`` and dropped when it was faster; both are counted.
-The rate defaults to the topic's recorded rate (snapped to a whole number within 3%).
+The output runs at a constant frame rate that keeps the recorded timing: each camera frame goes
+to the output slot nearest its log time on a grid phase-locked to the camera (`FrameGrid`), so
+arrival jitter moves no frame; frames are repeated where the camera was slower than ``fps`` (or
+a frame is missing) and dropped where it was faster (or doubled); both are counted.
+The rate defaults to the topic's recorded rate (snapped to a whole number within 3%). A camera
+whose messages carry sim time (an in-process or Gymnasium log, written in bursts of wall time)
+is timed by its sim time instead: its rate and its frames' places on the grid.
 Several topics go into one video with ``tile``; a directory output gets one video per topic.
 All topics of all videos are read in one pass over the log.
 """
@@ -21,6 +24,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from .errors import ConvertError
+from .frame_grid import LOCK_BYTES, LOCK_FRAMES, FrameGrid
 from .frames import FrameDecoder, overlay, pad_even, tile
 from .output import atomic_output, check_directory, check_output, create_directory
 from .reader import LogReader
@@ -51,6 +55,7 @@ class VideoStats:
 
     topics: list[str]
     fps: float
+    sim_time: bool = False  # frames timed by their sim time (publish_time), not by arrival
     files: list[Path] = field(default_factory=list)
     source_frames: int = 0
     frames: int = 0
@@ -75,7 +80,9 @@ class VideoStats:
         size = f" {self.size[0]}x{self.size[1]}" if self.size else ""
         return (
             f"{names}: {self.frames} frames{size} at {self.fps:g} fps from {self.source_frames} "
-            f"{'+'.join(self.topics)} frames" + (f" ({', '.join(extra)})" if extra else "")
+            f"{'+'.join(self.topics)} frames"
+            + (" (timed by sim time)" if self.sim_time else "")
+            + (f" ({', '.join(extra)})" if extra else "")
         )
 
 
@@ -151,7 +158,13 @@ class ClipWriter:
 
 
 class VideoJob:
-    """One output video: the newest frame of each of its topics, sampled at a constant rate."""
+    """One output video: the newest frame of each of its topics, sampled at a constant rate.
+
+    Output slot ``k`` is centred on ``anchor + k * period``; a frame goes to the nearest slot, so
+    arrival jitter under half a period moves no frame out of its slot. The anchor is phase-locked
+    to the first topic's frames (see `FrameGrid`), so a steady camera at the video's rate comes
+    out one video frame per image message.
+    """
 
     def __init__(
         self, target: Path, topics: list[str], types: dict[str, str], fps: float, options: Mp4Options, t0: int
@@ -162,34 +175,62 @@ class VideoJob:
         self.stats = VideoStats(topics=topics, fps=fps)
         self.decoders = {t: FrameDecoder(types[t], options.depth_range) for t in topics}
         self.writer = ClipWriter(target, fps, options.video_length, options.quality)
-        self.period = 1e9 / fps
+        self.grid = FrameGrid(1e9 / fps)
         self.latest: dict[str, np.ndarray] = {}
         self.shown: dict[str, int] = {}  # times the current frame of each topic was written
         self.seen: dict[str, int] = dict.fromkeys(topics, 0)
-        self.next_slot: float | None = None
-        self.last_time = 0
+        self.next_slot: int | None = None  # the next output slot to write
+        self.last_slot: int | None = None  # the latest slot a frame went to
         self.tile_size: tuple[int, int] | None = None
+        self._pending: list[tuple[str, int, bytes]] = []  # frames held while the grid locks
+        self._pending_bytes = 0
 
     def add(self, topic: str, log_time: int, data: object) -> None:
         index = self.seen[topic]
         self.seen[topic] = index + 1
         if index % self.options.every:
             return
+        if self.options.each_frame:
+            if (frame := self._decode(topic, data)) is not None:
+                self._replace(topic, frame)
+                self._emit(float(log_time))
+            return
+        if self.grid.locked:
+            self._place(topic, log_time, data)
+            return
+        self._pending.append((topic, log_time, bytes(data)))  # type: ignore[call-overload]
+        self._pending_bytes += len(self._pending[-1][2])
+        lead = [t for topic_, t, _ in self._pending if topic_ == self.topics[0]]
+        if len(lead) >= LOCK_FRAMES or self._pending_bytes >= LOCK_BYTES:
+            self._lock(lead)
+
+    def _lock(self, lead_times: list[int]) -> None:
+        self.grid.lock(lead_times or [t for _, t, _ in self._pending])
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        for topic, log_time, data in pending:
+            self._place(topic, log_time, data)
+
+    def _decode(self, topic: str, data: object) -> np.ndarray | None:
         try:
             frame = self.decoders[topic](data)
         except Exception:  # any decoder failure means the bytes are not a usable image
             self.stats.undecodable += 1
-            return
+            return None
         self.stats.source_frames += 1
-        if self.options.each_frame:
-            self._replace(topic, frame)
-            self._emit(float(log_time))
+        return frame
+
+    def _place(self, topic: str, log_time: int, data: object) -> None:
+        frame = self._decode(topic, data)
+        if frame is None:
             return
+        slot = self.grid.place(log_time, follow=topic == self.topics[0])
         if self.next_slot is None:
-            self.next_slot = float(log_time)
-        self._emit_until(log_time, inclusive=False)
+            self.next_slot = slot
+        while self.latest and self.next_slot < slot:
+            self._emit(self.grid.time_of(self.next_slot))
+            self.next_slot += 1
         self._replace(topic, frame)
-        self.last_time = log_time
+        self.last_slot = max(slot, self.next_slot, self.last_slot if self.last_slot is not None else slot)
 
     def _replace(self, topic: str, frame: np.ndarray) -> None:
         if topic in self.latest:
@@ -206,20 +247,13 @@ class VideoJob:
         else:
             self.stats.repeated += shown - 1
 
-    def _emit_until(self, log_time: float, inclusive: bool) -> None:
-        # A frame stamped within 1% of a period after a slot counts as on time for it (rounding).
-        log_time -= self.period / 100
-        while self.latest and (self.next_slot < log_time or (inclusive and self.next_slot <= log_time)):
-            self._emit(self.next_slot)
-            self.next_slot += self.period
-
-    def _emit(self, slot: float) -> None:
+    def _emit(self, slot_time: float) -> None:
         if len(self.topics) == 1:
             frame = self.latest[self.topics[0]]
         else:
             frame = tile([self.latest.get(t) for t in self.topics], self.tile_size)
         if self.options.overlay:
-            frame = overlay(frame, f"t={(slot - self.t0) / 1e9:.3f}s  frame {self.stats.frames}")
+            frame = overlay(frame, f"t={(slot_time - self.t0) / 1e9:.3f}s  frame {self.stats.frames}")
         frame = pad_even(frame)
         if self.stats.size is None:
             self.stats.size = (frame.shape[1], frame.shape[0])
@@ -229,10 +263,12 @@ class VideoJob:
             self.shown[topic] += 1
 
     def finish(self) -> VideoStats:
-        if self.latest and not self.options.each_frame:
-            self._emit_until(self.last_time, inclusive=True)
-            if any(self.shown[t] == 0 for t in self.latest):
-                self._emit(self.next_slot)
+        if self._pending:  # fewer frames than the lock waits for: lock on what there is
+            self._lock([t for topic, t, _ in self._pending if topic == self.topics[0]])
+        if self.latest and not self.options.each_frame and self.last_slot is not None:
+            while self.next_slot <= self.last_slot:
+                self._emit(self.grid.time_of(self.next_slot))
+                self.next_slot += 1
             for topic in self.latest:
                 self._count(topic)
         self.writer.close()
@@ -253,12 +289,26 @@ def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
         if not options.fps > 0:
             raise ConvertError(f"--fps must be positive, not {options.fps}")
         return float(options.fps)
-    rates = [t.frequency_hz for t in reader.summary.topics if t.topic in topics and t.frequency_hz]
+    sim = _sim_start(reader, topics) is not None
+    rates = [
+        t.sim_frequency_hz if sim else t.frequency_hz
+        for t in reader.summary.topics
+        if t.topic in topics and (t.sim_frequency_hz if sim else t.frequency_hz)
+    ]
     if not rates:
         return 30.0 / options.every  # a single frame: any rate shows it
     rate = max(rates) / options.every
     nearest = round(rate)
     return float(nearest) if nearest and abs(rate - nearest) <= 0.03 * rate else round(rate, 3)
+
+
+def _sim_start(reader: LogReader, topics: list[str]) -> int | None:
+    """The first sim time of ``topics`` where every one carries sim time (an in-process or
+    Gymnasium camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
+    found = [t for t in reader.summary.topics if t.topic in topics]
+    if not found or any(t.sim_first_ns is None for t in found):
+        return None
+    return min(t.sim_first_ns for t in found)  # type: ignore[type-var]
 
 
 def is_directory_output(output: str | os.PathLike[str]) -> bool:
@@ -323,10 +373,19 @@ def convert_to_mp4(
     plan = _plan(reader, output, options, overwrite)
     types = {t: reader.topics[t].type_name for _, topics in plan for t in topics}
     t0 = reader.time_window(options.start, None)[0] or reader.start_ns
-    jobs = [
-        VideoJob(target, topics, types, _rate(reader, topics, options), options, t0)
-        for target, topics in plan
-    ]
+    jobs = []
+    for target, topics in plan:
+        sim_start = _sim_start(reader, topics)
+        job = VideoJob(
+            target,
+            topics,
+            types,
+            _rate(reader, topics, options),
+            options,
+            t0 if sim_start is None else sim_start,
+        )
+        job.stats.sim_time = sim_start is not None
+        jobs.append(job)
     by_topic: dict[str, list[VideoJob]] = {}
     for job in jobs:
         for topic in job.topics:
@@ -334,7 +393,8 @@ def convert_to_mp4(
     try:
         for record in reader.iter_raw(list(types), options.start, options.end, progress=progress):
             for job in by_topic[record.topic]:
-                job.add(record.topic, record.log_time, record.data)
+                stamp = record.publish_time if job.stats.sim_time else record.log_time
+                job.add(record.topic, stamp, record.data)
         return [job.finish() for job in jobs]
     except BaseException:
         for job in jobs:

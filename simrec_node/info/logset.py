@@ -15,7 +15,7 @@ from simrec_node.logs import Log, LogFileError, LogSpec
 
 from .episodes import episode_summary
 from .model import FileEntry, LogSummary, TopicSummary
-from .summary import frequency, read_episodes, summarize_file
+from .summary import frequency, read_episodes, sim_span, summarize_file
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,9 @@ def _merge_topic(name: str, parts: list[TopicSummary]) -> TopicSummary:
     lasts = [t.last_time_ns for t in parts if t.last_time_ns is not None]
     first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
     count = sum(t.count for t in parts)
+    sim_first, sim_last = sim_span(
+        [(t.first_time_ns, t.last_time_ns, t.sim_first_ns, t.sim_last_ns) for t in parts]
+    )
     detail: dict[str, int] = {}
     for t in parts:
         for key, value in t.dropped_detail.items():
@@ -153,6 +156,9 @@ def _merge_topic(name: str, parts: list[TopicSummary]) -> TopicSummary:
         last_time_ns=last,
         dropped=sum(t.dropped for t in parts),
         dropped_detail=detail,
+        sim_first_ns=sim_first,
+        sim_last_ns=sim_last,
+        sim_frequency_hz=frequency(count, sim_first, sim_last),
     )
 
 

@@ -22,6 +22,12 @@ class TopicSummary:
     last_time_ns: int | None
     dropped: int = 0
     dropped_detail: dict[str, int] = field(default_factory=dict)
+    # Where the messages carry sim time (a publish_time set by the publisher, not a wall clock
+    # near the recorder's): the first and last sim time and the rate over it. An in-process or
+    # Gymnasium log is written in bursts, so its rate over log time says little about the run.
+    sim_first_ns: int | None = None
+    sim_last_ns: int | None = None
+    sim_frequency_hz: float | None = None
 
 
 @dataclass(frozen=True)

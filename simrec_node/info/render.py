@@ -39,7 +39,15 @@ def _clean(text: str) -> str:
 
 
 def _frequency(t: TopicSummary) -> str:
+    if t.sim_frequency_hz is not None:
+        return f"{t.sim_frequency_hz:.2f} Hz sim"
     return f"{t.frequency_hz:.2f} Hz" if t.frequency_hz is not None else "-"
+
+
+_SIM_NOTE = (
+    "Frequency:         'sim': over the messages' sim time (their publish time); "
+    "otherwise over log time (when recorded)"
+)
 
 
 def _topic_lines(topics: list[TopicSummary]) -> list[str]:
@@ -62,6 +70,8 @@ def _topic_lines(topics: list[TopicSummary]) -> list[str]:
         label = "Topic information:" if n == 0 else ""
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)] + [row[-1]]
         lines.append(f"{label:<{_LABEL}}" + " | ".join(cells))
+    if any(t.sim_frequency_hz is not None for t in topics):
+        lines.append(_SIM_NOTE)
     return lines
 
 

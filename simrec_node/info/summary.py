@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 
-from simrec_node.logs import Log, LogFile
+from simrec_node.errors import SimrecError
+from simrec_node.logs import Channel, Log, LogFile
 from simrec_node.mcap import metadata as names
 from simrec_node.msgs import Episode
 
@@ -23,6 +24,7 @@ def summarize_file(file: LogFile) -> LogSummary:
     those over the episodes of all its files together)."""
     if file.indexed:
         facts = read_indexed(file)
+        _fill_publish_times(file, facts)
     else:
         facts, skipped = scan(file)
         layout = file.layout()
@@ -35,6 +37,30 @@ def summarize_file(file: LogFile) -> LogSummary:
         facts.warnings.append(f"{file.summary_problem}; {where}")
         facts.warnings += skipped
     return build_summary(os.fspath(file.path), file.size, facts)
+
+
+def _fill_publish_times(file: LogFile, facts: LogFacts) -> None:
+    """Each channel's first and last publish_time, read from the chunks that hold its first and
+    last message (at most two chunks a channel), so that `info` can give rates over sim time."""
+    try:
+        with Log(file.path) as log:
+            for cid, ch in facts.channels.items():
+                channel = log.channels.get(cid)
+                if channel is None or ch.count < 2 or ch.first_time_ns is None or ch.last_time_ns is None:
+                    continue
+                ch.first_publish_ns = _publish_time_at(log, channel, ch.first_time_ns)
+                ch.last_publish_ns = _publish_time_at(log, channel, ch.last_time_ns)
+    except (SimrecError, OSError) as exc:  # the counts stand; only the sim-time rates are missing
+        facts.warnings.append(f"sim-time rates unavailable: {exc}")
+
+
+def _publish_time_at(log: Log, channel: Channel, log_time: int) -> int | None:
+    messages = log.messages([channel], log_time, log_time)
+    try:
+        first = next(messages, None)
+    finally:
+        messages.close()
+    return None if first is None else first.publish_time
 
 
 def read_episodes(log: Log) -> list[Episode]:
@@ -77,6 +103,31 @@ def _drop_counts(topic: str, raw: str, warnings: list[str]) -> dict[str, int]:
     }
 
 
+SIM_CLOCK_GAP_NS = 1_000_000_000  # publish times this far from log times are not the wall clock
+
+
+def sim_span(
+    spans: list[tuple[int | None, int | None, int | None, int | None]],
+) -> tuple[int | None, int | None]:
+    """(first, last) sim time of a topic from its channels' (first log, last log, first publish,
+    last publish) times; (None, None) where the publish times are the recorder's wall clock.
+
+    Sim time: publish times set by the publisher that are not within a second of the log times
+    at either end (a sim clock from 0, a replayed log's original stamps).
+    """
+    firsts, lasts = [], []
+    for first_log, last_log, first_pub, last_pub in spans:
+        if None in (first_log, last_log, first_pub, last_pub):
+            continue
+        if abs(first_pub - first_log) <= SIM_CLOCK_GAP_NS or abs(last_pub - last_log) <= SIM_CLOCK_GAP_NS:
+            return None, None
+        firsts.append(first_pub)
+        lasts.append(last_pub)
+    if not firsts:
+        return None, None
+    return min(firsts), max(lasts)
+
+
 def frequency(count: int, first: int | None, last: int | None) -> float | None:
     """Messages per second between the first and the last message (None below two messages)."""
     if count < 2 or first is None or last is None or last <= first:
@@ -100,6 +151,9 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
         count = sum(c.count for c in chans)
         first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
         detail = _drop_counts(topic, topic_stats[topic], facts.warnings) if topic in topic_stats else {}
+        sim_first, sim_last = sim_span(
+            [(c.first_time_ns, c.last_time_ns, c.first_publish_ns, c.last_publish_ns) for c in chans]
+        )
         out.append(
             TopicSummary(
                 topic=topic,
@@ -113,6 +167,9 @@ def _topics(facts: LogFacts, topic_stats: dict[str, str]) -> list[TopicSummary]:
                 last_time_ns=last,
                 dropped=sum(detail.values()),
                 dropped_detail=detail,
+                sim_first_ns=sim_first,
+                sim_last_ns=sim_last,
+                sim_frequency_hz=frequency(count, sim_first, sim_last),
             )
         )
     return out

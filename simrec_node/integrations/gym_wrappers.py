@@ -81,6 +81,19 @@ def _success(info: Mapping[str, Any]) -> bool | None:
     return None
 
 
+def _step_seconds(env: Any) -> float | None:
+    """How much sim time one step is: the env's ``dt`` (MuJoCo, Pendulum, Acrobot), else one frame
+    at ``metadata["render_fps"]`` (how RecordVideo times a step's frame: CartPole's 50 is its tau);
+    None when the env says neither (messages are then stamped with the wall clock)."""
+    dt = getattr(getattr(env, "unwrapped", env), "dt", None)
+    if isinstance(dt, int | float) and dt > 0:
+        return float(dt)
+    fps = (getattr(env, "metadata", None) or {}).get("render_fps")
+    if isinstance(fps, int | float) and fps > 0:
+        return 1.0 / fps
+    return None
+
+
 class _Rollout:
     """What both wrappers share: the recorder, topic names and the frame schedule."""
 
@@ -113,6 +126,11 @@ class _Rollout:
             name: f"{prefix}/{name}" for name in ("obs", "action", "step", "info", "episode_stats")
         }
         self.steps = 0  # step() calls so far: the step number of the next one
+        self.step_seconds = _step_seconds(env)
+
+    def _sim(self, step: int) -> float | None:
+        """Sim time of ``step`` (the messages' publish time), where the env says how long a step is."""
+        return None if self.step_seconds is None else step * self.step_seconds
 
     def _clip_done(self, clip: Clip) -> None:
         self.recorder.add_metadata(
@@ -126,17 +144,19 @@ class _Rollout:
             },
         )
 
-    def _frame(self, frame: Any) -> None:
+    def _frame(self, frame: Any, step: int) -> None:
         if isinstance(frame, list | tuple):  # vector envs: the first env's frame
             frame = frame[0] if frame else None
         if isinstance(frame, np.ndarray):
-            self.recorder.log_image(self.frame_topic, frame)
+            self.recorder.log_image(self.frame_topic, frame, sim_time=self._sim(step))
             self.trigger.captured()
 
     def _stats(self, env_index: int, episode: Any) -> None:
         values = {"r": episode.episode_return, "l": episode.length, "t": episode.wall_time_s}
         values["env_index"] = env_index
-        self.recorder.log(self.topics["episode_stats"], values, step=episode.end_step)
+        self.recorder.log(
+            self.topics["episode_stats"], values, step=episode.end_step, sim_time=self._sim(episode.end_step)
+        )
 
     def _finish(self) -> None:
         if self.trigger is not None:
@@ -187,27 +207,28 @@ class RecordRollout(gym.Wrapper, _Rollout):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         obs, info = self.env.reset(seed=seed, options=options)
         rec = self.recorder
-        rec.reset(0, step=self.steps)
+        rec.reset(0, step=self.steps, sim_time=self._sim(self.steps))
         self._return, self._length = 0.0, 0
-        rec.log(self.topics["obs"], _as_record(obs), step=self.steps)
+        rec.log(self.topics["obs"], _as_record(obs), step=self.steps, sim_time=self._sim(self.steps))
         if self.trigger is not None and self.trigger.reset():
-            self._frame(self.env.render())
+            self._frame(self.env.render(), self.steps)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         rec, topics, step = self.recorder, self.topics, self.steps
         self.steps += 1
-        rec.log(topics["action"], _as_record(action), step=step)
-        rec.log(topics["obs"], _as_record(obs), step=step)
+        rec.log(topics["action"], _as_record(action), step=step, sim_time=self._sim(step))
+        rec.log(topics["obs"], _as_record(obs), step=step, sim_time=self._sim(step))
         rec.log(
             topics["step"],
             {"reward": float(reward), "terminated": bool(terminated), "truncated": bool(truncated)},
             step=step,
+            sim_time=self._sim(step),
         )
         numeric = _numeric_info(info, None)
         if numeric:
-            rec.log(topics["info"], numeric, step=step)
+            rec.log(topics["info"], numeric, step=step, sim_time=self._sim(step))
         self._return += float(reward)
         self._length += 1
         if terminated or truncated:
@@ -219,10 +240,11 @@ class RecordRollout(gym.Wrapper, _Rollout):
                 terminated=terminated,
                 truncated=truncated,
                 step=step,
+                sim_time=self._sim(step),
             )
             self._stats(0, episode)
         if self.trigger is not None and self.trigger.step():
-            self._frame(self.env.render())
+            self._frame(self.env.render(), step)
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
@@ -277,13 +299,13 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         obs, info = self.env.reset(seed=seed, options=options)
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         rec = self.recorder
-        rec.reset(np.flatnonzero(mask).tolist(), step=self.steps)
+        rec.reset(np.flatnonzero(mask).tolist(), step=self.steps, sim_time=self._sim(self.steps))
         self._returns[mask] = 0.0
         self._lengths[mask] = 0
         self._prev_dones[mask] = False
-        rec.log(self.topics["obs"], _as_record(obs), step=self.steps)
+        rec.log(self.topics["obs"], _as_record(obs), step=self.steps, sim_time=self._sim(self.steps))
         if self.trigger is not None and self.trigger.vector_reset(bool(mask[0])):
-            self._frame(self.env.render())
+            self._frame(self.env.render(), self.steps)
         return obs, info
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
@@ -297,22 +319,23 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         next_step = self.autoreset_mode == gym.vector.AutoresetMode.NEXT_STEP
         autoreset = self._prev_dones.copy() if next_step else np.zeros(self.num_envs, dtype=bool)
         if autoreset.any():  # these envs only reset: their next episode starts at the next step
-            rec.reset(np.flatnonzero(autoreset).tolist(), step=step + 1)
+            rec.reset(np.flatnonzero(autoreset).tolist(), step=step + 1, sim_time=self._sim(step + 1))
         live = ~autoreset
         self._returns[autoreset] = 0.0
         self._lengths[autoreset] = 0
         self._returns[live] += rewards_np[live]
         self._lengths[live] += 1
-        rec.log(topics["action"], _as_record(actions), step=step)
-        rec.log(topics["obs"], _as_record(obs), step=step)
+        rec.log(topics["action"], _as_record(actions), step=step, sim_time=self._sim(step))
+        rec.log(topics["obs"], _as_record(obs), step=step, sim_time=self._sim(step))
         rec.log(
             topics["step"],
             {"reward": rewards_np, "terminated": terms, "truncated": truncs, "autoreset": autoreset},
             step=step,
+            sim_time=self._sim(step),
         )
         numeric = _numeric_info(infos, self.num_envs)
         if numeric:
-            rec.log(topics["info"], numeric, step=step)
+            rec.log(topics["info"], numeric, step=step, sim_time=self._sim(step))
         for i in np.flatnonzero(dones & live):
             episode = rec.episode_end(
                 int(i),
@@ -321,6 +344,7 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
                 terminated=bool(terms[i]),
                 truncated=bool(truncs[i]),
                 step=step,
+                sim_time=self._sim(step),
             )
             self._stats(int(i), episode)
         if next_step:
@@ -328,7 +352,7 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         if self.trigger is not None and self.trigger.vector_step(
             bool(dones[0]), self.autoreset_mode == gym.vector.AutoresetMode.SAME_STEP
         ):
-            self._frame(self.env.render())
+            self._frame(self.env.render(), step)
         return obs, rewards, terminations, truncations, infos
 
     def close(self, **kwargs: Any) -> None:

@@ -8,12 +8,13 @@ the Foxglove playback server. `ControlServer` / `send_command` control a player 
 from .clock import ClockState, PlaybackClock
 from .control import ControlServer, apply_command, control_key, send_command, state_dict
 from .errors import PlayError
-from .graph_sink import ClockPublisher, GraphSink
+from .graph_sink import CLOCK_TOPIC, ClockPublisher, GraphSink
 from .keyboard import KeyboardControl
 from .player import Player, PlayRange, Sink
 from .source import ChannelInfo, Item, LogSource
 
 __all__ = [
+    "CLOCK_TOPIC",
     "ChannelInfo",
     "ClockPublisher",
     "ClockState",

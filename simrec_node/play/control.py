@@ -10,6 +10,7 @@ the start of the log):
 - ``seek T``         jump to T seconds from the start of the log
 - ``rate R``         play at R times recorded speed
 - ``next``           publish the next message now (while paused)
+- ``stop``           end the player (as Ctrl-C does); a paused player at the end waits for this
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def control_key(domain: str) -> str:
 
 def state_dict(clock: PlaybackClock, start_ns: int, end_ns: int, name: str = "") -> dict:
     state = clock.state()
-    status = "ended" if state.ended else "paused" if state.paused else "playing"
+    status = (
+        "stopped" if clock.stopped else "ended" if state.ended else "paused" if state.paused else "playing"
+    )
     return {
         "node": name,
         "status": status,
@@ -47,8 +50,15 @@ def apply_command(clock: PlaybackClock, command: str, start_ns: int, end_ns: int
     verb, _, arg = command.strip().partition(" ")
     if verb == "status":
         return
-    if verb in ("pause", "resume", "toggle", "next"):
-        {"pause": clock.pause, "resume": clock.resume, "toggle": clock.toggle, "next": clock.step}[verb]()
+    simple = {
+        "pause": clock.pause,
+        "resume": clock.resume,
+        "toggle": clock.toggle,
+        "next": clock.step,
+        "stop": clock.stop,
+    }
+    if verb in simple:
+        simple[verb]()
         return
     try:
         value = float(arg)
@@ -61,7 +71,7 @@ def apply_command(clock: PlaybackClock, command: str, start_ns: int, end_ns: int
             raise PlayError(f"player command {command!r}: rate must be between {MIN_RATE} and {MAX_RATE}")
         clock.set_rate(value)
     else:
-        raise PlayError(f"unknown player command {command!r}; try pause, resume, seek T, rate R, next")
+        raise PlayError(f"unknown player command {command!r}; try pause, resume, seek T, rate R, next, stop")
 
 
 class ControlServer:

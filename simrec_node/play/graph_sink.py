@@ -12,6 +12,8 @@ from simrec_node.msgs import Clock
 from .clock import PlaybackClock
 from .source import ChannelInfo, Item
 
+CLOCK_TOPIC = "/clock"  # where --clock publishes; a recorded /clock is then left out
+
 
 class GraphSink:
     """Publishes each message's bytes as recorded, with its recorded type and publish stamp.
@@ -48,7 +50,7 @@ class GraphSink:
 class ClockPublisher:
     """``/clock`` at ``hz``: the log time being played (sim time for nodes that follow /clock)."""
 
-    def __init__(self, node: Node, clock: PlaybackClock, hz: float, topic: str = "/clock") -> None:
+    def __init__(self, node: Node, clock: PlaybackClock, hz: float, topic: str = CLOCK_TOPIC) -> None:
         self._clock = clock
         self._publisher = node.create_publisher(Clock, topic)
         self._timer = node.create_timer(1.0 / hz, self._tick)

@@ -38,6 +38,8 @@ class PlayRange:
     end_ns: int
     loop: bool = False
     stay_open: bool = False  # keep running at the end (a server waits for seeks)
+    # Without stay_open, a player paused at the end (seeked or stepped there) still waits for the
+    # next command; only playing through the end (or clock.stop()) ends it.
 
 
 class Player:
@@ -67,7 +69,9 @@ class Player:
                     item, ended = None, False
                     continue
                 if ended:
-                    if not clock.state().paused:  # resumed at the end: start over
+                    if not clock.state().paused:  # resumed at the end: done, or start over
+                        if not rng.stay_open:
+                            return
                         clock.seek(rng.start_ns)
                     clock.wait_for_change(0.5)
                     continue
@@ -83,10 +87,13 @@ class Player:
                             self._notify_seek(rng.start_ns, [], announce=True)
                             continue
                         ended = True
+                        # Played to the end, it is done; paused there (a seek or a step to the
+                        # end), it waits for the next command, as a server always does.
+                        played_through = not clock.state().paused
                         clock.finish(rng.end_ns)
                         for sink in self.sinks:
                             sink.ended()
-                        if not rng.stay_open:
+                        if played_through and not rng.stay_open:
                             return
                         continue
                     item = got

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simrec_node.mcap.crc import crc32
@@ -75,10 +76,13 @@ class DoctorReport:
         return line
 
 
-def check(path: str | os.PathLike[str]) -> DoctorReport:
-    """Check one MCAP file; RepairError for a missing, empty or non-MCAP file."""
+def check(path: str | os.PathLike[str], progress: Callable[[int, int], None] | None = None) -> DoctorReport:
+    """Check one MCAP file; RepairError for a missing, empty or non-MCAP file.
+
+    ``progress(bytes checked, file size)`` is called after each chunk of the data section.
+    """
     with mapped(path, RepairError) as (buf, size):
-        return check_buffer(buf, size, os.fspath(path))
+        return check_buffer(buf, size, os.fspath(path), progress)
 
 
 @dataclass
@@ -94,9 +98,12 @@ class _Chunk:
     index_end: int = 0  # end of the last MessageIndex record after the chunk
 
 
-def check_buffer(buf: object, size: int, name: str) -> DoctorReport:
+def check_buffer(
+    buf: object, size: int, name: str, progress: Callable[[int, int], None] | None = None
+) -> DoctorReport:
     """Check the mapped file ``buf`` of ``size`` bytes (the magic at its start is already checked)."""
     checker = _Checker(buf, size, DoctorReport(name, size))
+    checker.progress = progress
     checker.run()
     return checker.report
 
@@ -114,6 +121,7 @@ class _Checker:
         self.start_time: int | None = None
         self.end_time: int | None = None
         self.message_channels: set[int] = set()
+        self.progress: Callable[[int, int], None] | None = None
 
     def problem(self, text: str) -> None:
         self.report.problems.append(text)
@@ -163,6 +171,8 @@ class _Checker:
         for item in walk:
             if item.chunk is not None:
                 last_chunk = self._chunk(item)
+                if self.progress is not None:
+                    self.progress(walk.position, self.size)
             elif item.opcode == Opcode.MESSAGE_INDEX:
                 self._message_index(item.offset, item.body_start, item.body_end, last_chunk)
             else:
