@@ -48,7 +48,7 @@ def play_control_session(log: Path, seek_ns: int, *play_args: str) -> dict:
 def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ensure_node_peers()
     log = write_log(tmp_path_factory.mktemp("serve") / "run.mcap")
-    return play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0")
+    return play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0", "--start-paused")
 
 
 def states(events: list[dict]) -> dict[str, dict]:

@@ -23,17 +23,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from time import monotonic_ns
 from typing import TYPE_CHECKING
 
 import foxglove
-from foxglove.websocket import Capability, WebSocketServer
+from foxglove.websocket import Capability
 
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
 from .budget import SMALL_BYTES, ByteBudget
 from .graph_view import GraphView
-from .server import open_server, viewer_url
+from .server import LiveServer, open_server, viewer_url
 
 if TYPE_CHECKING:
     from foxglove._foxglove_py import BaseChannel  # what Channel.base is; not exported
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("simrec.live")
 _GRAPH_GATHER_S = 0.3  # how long each graph refresh listens for liveliness tokens
 _RETRY_S = 5.0  # a type whose schema could not be fetched is asked for again after this
-_STOP_WAIT_S = 2.0
 _FOLLOW_QOS = QoS(reliability=Reliability.BEST_EFFORT, depth=256)
 # Two raw 640x480 rgb8 cameras at 30 Hz (55 MB/s) pass whole; a 400 MB/s burst of frames is thinned.
 DEFAULT_MAX_BYTES_PER_S = 64e6
@@ -78,6 +78,8 @@ class LiveOptions:
 
     host: str = "127.0.0.1"
     port: int = 8765  # 0: any free port (see LiveBridge.port)
+    tls_cert: Path | None = None  # PEM certificate and key: serve wss://
+    tls_key: Path | None = None
     backlog: int = 256  # messages queued per client before the oldest are dropped
     domain: str | None = None
     node_name: str = "simrec_live"
@@ -117,7 +119,7 @@ class LiveBridge:
         self._swept_forwarded = 0  # self.forwarded when it last looked
         self._accepts = accepts or (lambda _topic: True)
         self._context = foxglove.Context()
-        self._server: WebSocketServer | None = None
+        self._server: LiveServer | None = None
         self._node: Node | None = None
         self._topics: dict[str, _LiveTopic] = {}
         self._requested: set[tuple[str, str]] = set()
@@ -135,7 +137,8 @@ class LiveBridge:
 
     @property
     def url(self) -> str:
-        return viewer_url(self.options.host, self.port)
+        tls = self.options.tls_cert is not None
+        return viewer_url(self.options.host, self.port, tls=tls)
 
     @property
     def topics(self) -> dict[str, str]:
@@ -157,6 +160,9 @@ class LiveBridge:
             context=self._context,
             capabilities=[Capability.ConnectionGraph],
             backlog=options.backlog,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
+            exposes="every topic of the graph it serves",
         )
         try:
             self._node = Node(options.node_name, domain=options.domain)
@@ -291,7 +297,7 @@ class LiveBridge:
                 live.channel.close()
                 live.channel = live.base = None
         if self._server is not None:
-            _stop_server(self._server)
+            self._server.stop()
             self._server = None
         if self._node is not None:
             self._node.shutdown()
@@ -427,11 +433,3 @@ class _LiveTopic:
     def kept_from_viewers(self) -> int:
         """Messages that did not go to viewers so far."""
         return self.thinned - self.hold
-
-
-def _stop_server(server: WebSocketServer) -> None:
-    """Stop the server, waiting at most ``_STOP_WAIT_S``: ``stop()`` waits for every client to
-    take its close frame, which a client that stopped reading never does."""
-    stopper = threading.Thread(target=server.stop, name="live server stop", daemon=True)
-    stopper.start()
-    stopper.join(_STOP_WAIT_S)

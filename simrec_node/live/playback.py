@@ -10,6 +10,7 @@ panels show the right frame at once (after the ``did_seek`` state that makes pan
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import foxglove
 from foxglove.websocket import (
@@ -44,6 +45,8 @@ class FoxglovePlayback:
         *,
         host: str = "127.0.0.1",
         port: int = 8765,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         self._clock = clock
         self._range = time_range
@@ -67,6 +70,9 @@ class FoxglovePlayback:
             capabilities=[Capability.Time],
             listener=_Listener(self),
             playback_time_range=time_range,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            exposes="every message of the log",
         )
         self.host = host
         self.port = self._server.port
@@ -76,8 +82,7 @@ class FoxglovePlayback:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return self._server.url
 
     # ------------------------------------------------------------------ sink
 
