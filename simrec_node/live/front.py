@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -169,7 +171,10 @@ class ServerFront:
                 daemon=True,
             )
             upstream.start()
-            _pump(backend, to_client, _RELAY_BUFFER)
+            if token != OLD_TOKEN and client is conn and _SPLICE:
+                _splice(backend, client)
+            else:
+                _pump(backend, to_client, _RELAY_BUFFER)
             _shutdown(client)  # the server closed: the client's read sees the end
             upstream.join(timeout=2)
         except (OSError, ValueError) as exc:
@@ -259,6 +264,28 @@ def _pump(source: socket.socket, deliver: Callable[[memoryview], None], size: in
             if not n:
                 break
             deliver(view[:n])
+    _shutdown(source)
+
+
+_SPLICE = hasattr(os, "splice")
+
+
+def _splice(source: socket.socket, sink: socket.socket) -> None:
+    """Move ``source``'s bytes to ``sink`` in the kernel (through a pipe), never into Python."""
+    read_end, write_end = os.pipe()
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _RELAY_BUFFER)
+        with contextlib.suppress(OSError, ValueError):
+            while True:
+                n = os.splice(source.fileno(), write_end, _RELAY_BUFFER)
+                if not n:
+                    break
+                while n:
+                    n -= os.splice(read_end, sink.fileno(), n)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     _shutdown(source)
 
 
