@@ -35,6 +35,7 @@ from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 from .budget import SMALL_BYTES, ByteBudget
 from .graph_view import GraphView
 from .server import LiveServer, open_server, viewer_url
+from .services import player_services, recorder_services
 
 if TYPE_CHECKING:
     from foxglove._foxglove_py import BaseChannel  # what Channel.base is; not exported
@@ -158,7 +159,8 @@ class LiveBridge:
             host=options.host,
             port=options.port,
             context=self._context,
-            capabilities=[Capability.ConnectionGraph],
+            capabilities=[Capability.ConnectionGraph, Capability.Services],
+            supported_encodings=["json"],
             backlog=options.backlog,
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
@@ -166,6 +168,7 @@ class LiveBridge:
         )
         try:
             self._node = Node(options.node_name, domain=options.domain)
+            self._server.add_services(recorder_services(self._node) + player_services(self._node))
         except BaseException:
             self.stop()
             raise

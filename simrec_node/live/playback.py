@@ -23,8 +23,10 @@ from foxglove.websocket import (
 )
 
 from simrec_node.play import ChannelInfo, Item, PlaybackClock
+from simrec_node.play.control import apply_command, state_dict
 
 from .server import open_server
+from .services import local_player_services
 
 TIME_BROADCAST_S = 0.05
 
@@ -67,7 +69,9 @@ class FoxglovePlayback:
             port=port,
             context=self._context,
             name="simrec play",
-            capabilities=[Capability.Time],
+            capabilities=[Capability.Time, Capability.Services],
+            supported_encodings=["json"],
+            services=local_player_services(self._apply),
             listener=_Listener(self),
             playback_time_range=time_range,
             tls_cert=tls_cert,
@@ -131,6 +135,13 @@ class FoxglovePlayback:
         else:
             clock.pause()
         return self.playback_state(did_seek=did_seek, request_id=request.request_id)
+
+    def _apply(self, command: str) -> dict:
+        """A ``simrec player`` command from the viewer's Service Call panel, as the graph's
+        player control applies it; the state after it."""
+        start, end = self._range
+        apply_command(self._clock, command, start, end)
+        return state_dict(self._clock, start, end, "simrec play --serve")
 
     def _clamp(self, time_ns: int) -> int:
         return min(max(time_ns, self._range[0]), self._range[1])

@@ -1,0 +1,99 @@
+"""Foxglove as the control surface: the recorder's and the player's controls as Foxglove services,
+called as the Service Call panel does (tests/interop/service_call.mjs, the real
+@foxglove/ws-protocol client), against real ``simrec`` processes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from simrec_node.live.front import OLD_TOKEN
+from simrec_node.live.services import PLAYER_COMMANDS, PLAYER_PREFIX, RECORDER_PREFIX
+from simrec_node.record.control import COMMANDS
+
+from .conftest import publisher_command, simrec_command, start_process, wait_for_line
+from .mcap_interop import INTEROP_DIR, ensure_node_peers
+from .test_live import messages_in, start_live_recorder, stop
+from .test_play import write_log
+
+CALL = INTEROP_DIR / "service_call.mjs"
+
+
+def call(url: str, service: str, request: dict | None = None, *args: str) -> dict:
+    done = subprocess.run(
+        ["node", str(CALL), url, service, json.dumps(request or {}), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def test_a_service_call_pauses_the_recorder_and_the_file_and_recorder_status_agree(
+    domain: str, tmp_path: Path
+) -> None:
+    ensure_node_peers()
+    output = tmp_path / "paused.mcap"
+    recorder, url = start_live_recorder(domain, output, "/test/data")
+    publisher = start_process(
+        publisher_command("--type", "scalars", "--count", "400", "--rate", "100"), domain
+    )
+    wait_for_line(publisher.stdout, "ready")
+    time.sleep(0.5)
+    paused = call(url, RECORDER_PREFIX + "pause", {}, "--protocol", OLD_TOKEN)  # old-token viewers too
+    assert paused["protocol"] == OLD_TOKEN and paused["failure"] is None, paused
+    assert {RECORDER_PREFIX + c for c in COMMANDS} | {PLAYER_PREFIX + c for c in PLAYER_COMMANDS} <= set(
+        paused["services"]
+    )
+    assert [r["state"] for r in paused["response"]["replies"]] == ["paused"]
+    status = subprocess.run(
+        simrec_command("recorder", "status", "--domain", domain), capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0 and ": paused," in status.stdout, status.stdout + status.stderr
+    time.sleep(1.0)
+    resumed = call(url, RECORDER_PREFIX + "resume")
+    assert [r["state"] for r in resumed["response"]["replies"]] == ["recording"]
+    publisher.communicate(timeout=60)
+    stop(recorder)
+    steps = [m.step for m in messages_in(output, "/test/data")]
+    assert steps == sorted(steps) and len(steps) < 400
+    # The pause: a run of at least 1 s at 100 Hz that the file lacks, between recorded steps.
+    assert max(b - a for a, b in itertools.pairwise(steps)) >= 50, steps
+
+
+def test_a_call_that_cannot_be_answered_fails_with_the_reason(domain: str, tmp_path: Path) -> None:
+    ensure_node_peers()
+    server = start_process(simrec_command("serve", "--port", "0", "-q"), domain)
+    try:
+        url = re.search(r"ws://[\w.\[\]:]+", wait_for_line(server.stderr, "live view at")).group(0)
+        answer = call(url, RECORDER_PREFIX + "status", {"node": "/nobody"})
+        assert answer["response"] is None and "no recorder named /nobody" in answer["failure"]
+    finally:
+        stop(server)
+
+
+def test_player_services_of_play_serve_seek_and_refuse_a_bad_value(tmp_path: Path) -> None:
+    ensure_node_peers()
+    log = write_log(tmp_path / "run.mcap")
+    player = start_process(
+        simrec_command("play", str(log), "--serve", "--port", "0", "--start-paused", "--no-graph", "-q"),
+        "t" + uuid.uuid4().hex[:12],
+    )
+    try:
+        url = re.search(r"ws://[\d.]+:\d+", wait_for_line(player.stderr, "ws://")).group(0)
+        seek = call(url, PLAYER_PREFIX + "seek", {"value": 0.5})
+        assert seek["response"]["replies"][0]["status"] == "paused"
+        assert seek["response"]["replies"][0]["time_s"] == 0.5
+        bad = call(url, PLAYER_PREFIX + "rate", {"value": "fast"})
+        assert bad["response"] is None and "needs a number" in bad["failure"]
+        resumed = call(url, PLAYER_PREFIX + "resume", {}, "--protocol", OLD_TOKEN)
+        assert resumed["response"]["replies"][0]["status"] in ("playing", "ended")
+    finally:
+        player.terminate()
+        player.communicate(timeout=30)
