@@ -4,6 +4,7 @@ called as the Service Call panel does (tests/interop/service_call.mjs, the real
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -12,8 +13,10 @@ import time
 import uuid
 from pathlib import Path
 
+from simrec_node.graph import TypeInfo
 from simrec_node.live.front import OLD_TOKEN
 from simrec_node.live.services import PLAYER_COMMANDS, PLAYER_PREFIX, RECORDER_PREFIX
+from simrec_node.msgs import Scalars
 from simrec_node.record.control import COMMANDS
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
@@ -97,3 +100,80 @@ def test_player_services_of_play_serve_seek_and_refuse_a_bad_value(tmp_path: Pat
     finally:
         player.terminate()
         player.communicate(timeout=30)
+
+
+PUBLISH = INTEROP_DIR / "publish.mjs"
+
+
+def publish(url: str, topic: str, encoding: str, schema_name: str, schema: str, payload: str) -> dict:
+    done = subprocess.run(
+        ["node", str(PUBLISH), url, topic, encoding, schema_name, schema, payload, "8"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def _serve_and_record(
+    domain: str, output: Path, *serve_args: str
+) -> tuple[subprocess.Popen, str, subprocess.Popen]:
+    server = start_process(simrec_command("serve", "--port", "0", "-q", *serve_args), domain)
+    url = re.search(r"ws://[\w.\[\]:]+", wait_for_line(server.stderr, "live view at")).group(0)
+    recorder = start_process(
+        simrec_command("record", "/viewer/cmd", "/viewer/json", "-o", str(output), "-q"), domain
+    )
+    wait_for_line(recorder.stderr, "recording")
+    return server, url, recorder
+
+
+def test_with_allow_publish_a_viewers_messages_reach_the_graph_and_are_recorded(
+    domain: str, tmp_path: Path
+) -> None:
+    ensure_node_peers()
+    output = tmp_path / "teleop.mcap"
+    server, url, recorder = _serve_and_record(domain, output, "--allow-publish")
+    try:
+        info = TypeInfo.of(Scalars)
+        binary = publish(
+            url,
+            "/viewer/cmd",
+            "protobuf",
+            info.name,
+            base64.b64encode(info.descriptor_set).decode(),
+            Scalars(step=7, values={"x": 1.5}).SerializeToString().hex(),
+        )
+        as_json = publish(
+            url, "/viewer/json", "json", "simrec.Scalars", "-", '{"step": 9, "values": {"y": 2.5}}'
+        )
+    finally:
+        stop(recorder)
+        err = stop(server)
+    assert "clientPublish" in binary["capabilities"] and not binary["statuses"] and not as_json["statuses"]
+    commands = messages_in(output, "/viewer/cmd")
+    assert len(commands) >= 4 and all(m.step == 7 and dict(m.values) == {"x": 1.5} for m in commands)
+    parsed = messages_in(output, "/viewer/json")
+    assert len(parsed) >= 4 and all(m.step == 9 and dict(m.values) == {"y": 2.5} for m in parsed)
+    assert "Traceback" not in err
+
+
+def test_without_allow_publish_a_viewer_cannot_publish(domain: str, tmp_path: Path) -> None:
+    ensure_node_peers()
+    output = tmp_path / "none.mcap"
+    server, url, recorder = _serve_and_record(domain, output)
+    try:
+        info = TypeInfo.of(Scalars)
+        refused = publish(
+            url,
+            "/viewer/cmd",
+            "protobuf",
+            info.name,
+            base64.b64encode(info.descriptor_set).decode(),
+            Scalars(step=7).SerializeToString().hex(),
+        )
+    finally:
+        stop(recorder)
+        stop(server)
+    assert "clientPublish" not in refused["capabilities"] and refused["sent"] == 8
+    assert messages_in(output, "/viewer/cmd") == []

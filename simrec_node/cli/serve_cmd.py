@@ -55,6 +55,11 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
     parser.add_argument("--port", type=_port, help=f"live view port, 0 = any free (default {DEFAULT_PORT})")
     add_tls_arguments(parser)
     parser.add_argument(
+        "--allow-publish",
+        action="store_true",
+        help="let viewers publish onto the graph (Teleop, Publish panels); off by default",
+    )
+    parser.add_argument(
         "--live-bandwidth",
         type=_per_second("MB/s"),
         metavar="MB/S",
@@ -119,10 +124,10 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
             args.tls_cert,
             args.tls_key,
         )
-        if any(option is not None for option in live_options):
+        if any(option is not None for option in live_options) or args.allow_publish:
             raise UsageError(
-                "--host/--port/--live-bandwidth/--live-rate/--tls-cert/--tls-key set up the live view: "
-                "add --serve to use them"
+                "--host/--port/--live-bandwidth/--live-rate/--tls-cert/--tls-key/--allow-publish set up "
+                "the live view: add --serve to use them"
             )
         return None
     host = args.host if args.host is not None else DEFAULT_HOST
@@ -141,9 +146,17 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
         max_rate_hz=rate or None,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        allow_publish=args.allow_publish,
     )
     bridge = LiveBridge(options, accepts)
     bridge.start()
+    if args.allow_publish:
+        print(
+            "live view: viewers may publish onto the graph (--allow-publish): their channels become "
+            "publishers of their topics",
+            file=sys.stderr,
+            flush=True,
+        )
     print(
         f"live view at {bridge.url} (Foxglove: Open connection -> Foxglove WebSocket -> {bridge.url})",
         file=sys.stderr,

@@ -33,6 +33,7 @@ from foxglove.websocket import Capability
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
 from .budget import SMALL_BYTES, ByteBudget
+from .client_publish import ClientPublishing
 from .graph_view import GraphView
 from .server import LiveServer, open_server, viewer_url
 from .services import player_services, recorder_services
@@ -89,6 +90,8 @@ class LiveOptions:
     max_bytes_per_s: float | None = DEFAULT_MAX_BYTES_PER_S
     # Messages per second of each topic sent to viewers; None: every message.
     max_rate_hz: float | None = DEFAULT_MAX_RATE_HZ
+    # Viewers' channels become graph publishers (Teleop, Publish panels); off: refused.
+    allow_publish: bool = False
 
 
 class LiveBridge:
@@ -121,6 +124,7 @@ class LiveBridge:
         self._accepts = accepts or (lambda _topic: True)
         self._context = foxglove.Context()
         self._server: LiveServer | None = None
+        self._publishing: ClientPublishing | None = None
         self._node: Node | None = None
         self._topics: dict[str, _LiveTopic] = {}
         self._requested: set[tuple[str, str]] = set()
@@ -155,20 +159,30 @@ class LiveBridge:
     def start(self) -> None:
         """Bind the server and join the graph; on failure nothing is left running."""
         options = self.options
+        capabilities = [Capability.ConnectionGraph, Capability.Services]
+        exposes = "every topic of the graph it serves, the recorders' and players' controls"
+        publishing = ClientPublishing() if options.allow_publish else None
+        if publishing is not None:
+            capabilities.append(Capability.ClientPublish)
+            exposes += ", and publishing onto the graph (--allow-publish)"
         self._server = open_server(
             host=options.host,
             port=options.port,
             context=self._context,
-            capabilities=[Capability.ConnectionGraph, Capability.Services],
-            supported_encodings=["json"],
+            capabilities=capabilities,
+            supported_encodings=["json", "protobuf"],
             backlog=options.backlog,
+            listener=publishing,
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
-            exposes="every topic of the graph it serves",
+            exposes=exposes,
         )
+        self._publishing = publishing
         try:
             self._node = Node(options.node_name, domain=options.domain)
             self._server.add_services(recorder_services(self._node) + player_services(self._node))
+            if publishing is not None:
+                publishing.server, publishing.node = self._server, self._node
         except BaseException:
             self.stop()
             raise
@@ -302,6 +316,8 @@ class LiveBridge:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._publishing is not None:
+            self._publishing.close()
         if self._node is not None:
             self._node.shutdown()
             self._node = None
