@@ -165,10 +165,7 @@ class ServerFront:
             if first_frames:
                 to_client(memoryview(first_frames))
             upstream = threading.Thread(
-                target=_pump,
-                args=(client, backend.sendall, 64 * 1024),
-                name="live front upstream",
-                daemon=True,
+                target=_upstream, args=(client, backend), name="live front upstream", daemon=True
             )
             upstream.start()
             if token != OLD_TOKEN and client is conn and _SPLICE:
@@ -265,6 +262,19 @@ def _pump(source: socket.socket, deliver: Callable[[memoryview], None], size: in
                 break
             deliver(view[:n])
     _shutdown(source)
+
+
+# A client's close frame (masked, "going away"), for the server when a client leaves without one.
+_GOING_AWAY = bytes((0x88, 0x82, 0, 0, 0, 0)) + (1001).to_bytes(2, "big")
+
+
+def _upstream(client: socket.socket, backend: socket.socket) -> None:
+    """Relay the client's bytes to the server; when the client is gone, tell the server so it
+    drops the connection now rather than at its next send."""
+    _pump(client, backend.sendall, 1 << 16)
+    with contextlib.suppress(OSError):
+        backend.sendall(_GOING_AWAY)  # a no-op for a server that already closed after the client's own
+        backend.shutdown(socket.SHUT_WR)
 
 
 _SPLICE = hasattr(os, "splice")
