@@ -8,6 +8,7 @@ import base64
 import itertools
 import json
 import re
+import signal
 import subprocess
 import time
 import uuid
@@ -22,6 +23,7 @@ from simrec_node.record.control import COMMANDS
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
 from .mcap_interop import INTEROP_DIR, ensure_node_peers
 from .test_live import messages_in, start_live_recorder, stop
+from .test_live_protocols import run_client
 from .test_play import write_log
 
 CALL = INTEROP_DIR / "service_call.mjs"
@@ -177,3 +179,50 @@ def test_without_allow_publish_a_viewer_cannot_publish(domain: str, tmp_path: Pa
         stop(server)
     assert "clientPublish" not in refused["capabilities"] and refused["sent"] == 8
     assert messages_in(output, "/viewer/cmd") == []
+
+
+PARAMS = INTEROP_DIR / "params.mjs"
+
+
+def parameters(url: str, *set_args: str) -> dict:
+    done = subprocess.run(["node", str(PARAMS), url, *set_args], capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def actions(url: str) -> list[float]:
+    """The demo's published actions (every env's force) in a few /sim/state messages."""
+    code, events = run_client(url, "--topic", "/sim/state", "--count", "5")
+    assert code == 0, events[-3:]
+    forces = []
+    for event in (e for e in events if e["event"] == "message"):
+        tensors = {t["key"]: t["value"] for t in event["message"]["tensors"]}
+        forces += tensors["action"]["float32_data"]
+    return forces
+
+
+def test_a_parameter_set_from_the_viewer_reaches_the_demo_and_changes_what_it_publishes(
+    domain: str,
+) -> None:
+    ensure_node_peers()
+    server = start_process(simrec_command("serve", "--port", "0", "-q"), domain)
+    demo = start_process(simrec_command("demo", "--duration", "60", "--envs", "4", "-q"), domain)
+    try:
+        url = re.search(r"ws://[\w.\[\]:]+", wait_for_line(server.stderr, "live view at")).group(0)
+        assert any(f != 0 for f in actions(url))  # the controller pushes the carts
+        listed = parameters(url)
+        assert "parameters" in listed["capabilities"]
+        values = {p["name"]: p["value"] for p in listed["get"]}
+        assert values["/demo_sim.action_scale"] == 1 and values["/demo_sim.num_envs"] == 4
+        answer = parameters(url, "/demo_sim.action_scale", "0")
+        assert answer["set"] == [{"name": "/demo_sim.action_scale", "value": 0, "type": "float64"}]
+        assert not answer["statuses"]
+        time.sleep(0.3)
+        assert set(actions(url)) == {0.0}  # the node's on-set callback took the controller off
+        refused = parameters(url, "/demo_sim.num_envs", "8")  # fixed at start: the node refuses
+        assert any("only be set at start" in s for s in refused["statuses"]), refused
+        assert refused["set"] == [{"name": "/demo_sim.num_envs", "value": 4}]
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=30)
+        stop(server)

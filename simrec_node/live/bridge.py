@@ -33,8 +33,9 @@ from foxglove.websocket import Capability
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
 from .budget import SMALL_BYTES, ByteBudget
-from .client_publish import ClientPublishing
+from .client_publish import BridgeListener, ClientPublishing
 from .graph_view import GraphView
+from .parameters import GraphParameters
 from .server import LiveServer, open_server, viewer_url
 from .services import player_services, recorder_services
 
@@ -159,9 +160,12 @@ class LiveBridge:
     def start(self) -> None:
         """Bind the server and join the graph; on failure nothing is left running."""
         options = self.options
-        capabilities = [Capability.ConnectionGraph, Capability.Services]
-        exposes = "every topic of the graph it serves, the recorders' and players' controls"
+        capabilities = [Capability.ConnectionGraph, Capability.Services, Capability.Parameters]
+        exposes = (
+            "every topic of the graph it serves, the recorders' and players' controls, nodes' parameters"
+        )
         publishing = ClientPublishing() if options.allow_publish else None
+        listener = BridgeListener(GraphParameters(), publishing)
         if publishing is not None:
             capabilities.append(Capability.ClientPublish)
             exposes += ", and publishing onto the graph (--allow-publish)"
@@ -172,7 +176,7 @@ class LiveBridge:
             capabilities=capabilities,
             supported_encodings=["json", "protobuf"],
             backlog=options.backlog,
-            listener=publishing,
+            listener=listener,
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
             exposes=exposes,
@@ -181,8 +185,7 @@ class LiveBridge:
         try:
             self._node = Node(options.node_name, domain=options.domain)
             self._server.add_services(recorder_services(self._node) + player_services(self._node))
-            if publishing is not None:
-                publishing.server, publishing.node = self._server, self._node
+            listener.joined(self._server, self._node)
         except BaseException:
             self.stop()
             raise

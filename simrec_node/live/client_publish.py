@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from simrec_node.graph import Node, Publisher, TypeInfo
 from simrec_node.msgs.schema import message_class_for
 
+from .parameters import GraphParameters
 from .server import LiveServer
 
 log = logging.getLogger("simrec.live")
@@ -124,3 +125,24 @@ class ClientPublishing:
         log.warning("live view: %s", message)
         if self.server is not None:
             self.server.publish_status(message, foxglove.StatusLevel.Error, None)
+
+
+class BridgeListener:
+    """The bridge's one foxglove-sdk ServerListener: nodes' parameters, and (``--allow-publish``)
+    clients' channels."""
+
+    def __init__(self, parameters: GraphParameters, publishing: ClientPublishing | None) -> None:
+        self.parameters = parameters
+        self.publishing = publishing
+        self.on_get_parameters = parameters.on_get_parameters
+        self.on_set_parameters = parameters.on_set_parameters
+        if publishing is not None:
+            self.on_client_advertise = publishing.on_client_advertise
+            self.on_message_data = publishing.on_message_data
+            self.on_client_unadvertise = publishing.on_client_unadvertise
+
+    def joined(self, server: LiveServer, node: Node) -> None:
+        """The bridge is on the graph: requests can be served."""
+        for part in (self.parameters, self.publishing):
+            if part is not None:
+                part.server, part.node = server, node
