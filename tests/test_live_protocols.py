@@ -11,10 +11,12 @@ import json
 import re
 import signal
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simrec_node.live.front import OLD_CAPABILITIES, OLD_TOKEN, OldProtocolFilter
@@ -208,3 +210,32 @@ def test_the_old_protocol_filter_keeps_what_that_protocol_has_whatever_the_chunk
     assert rest == _frame(9, b"hi") + _frame(1, b'{"op":"advertise","channels":[]}') + _frame(
         2, b"\x02" + bytes(8)
     )
+
+
+def test_the_in_process_recorder_serves_old_token_viewers_too(domain: str, tmp_path: Path) -> None:
+    """``Recorder(serve=True)`` gets its server from the same place as the CLI's."""
+    ensure_node_peers()
+    from simrec_node.integrations import Recorder
+
+    stop = threading.Event()
+    with Recorder(tmp_path / "inprocess.mcap", serve=True, serve_port=0, domain=domain) as recorder:
+
+        def sim() -> None:
+            step = 0
+            while not stop.wait(0.01):
+                recorder.log("/sim/qpos", np.full(3, step, np.float32))
+                step += 1
+
+        thread = threading.Thread(target=sim, daemon=True)
+        thread.start()
+        try:
+            code, events = run_client(
+                recorder.live_url, "--topic", "/sim/qpos", "--count", "10", *offering(OLD_TOKEN)
+            )
+        finally:
+            stop.set()
+            thread.join()
+    assert code == 0, events[-3:]
+    assert next(e for e in events if e["event"] == "serverInfo")["protocol"] == OLD_TOKEN
+    values = [e["message"]["float32_data"] for e in events if e["event"] == "message"]
+    assert len(values) >= 10 and all(len(set(v)) == 1 and len(v) == 3 for v in values)
