@@ -14,7 +14,7 @@ import logging
 import threading
 
 import foxglove
-from foxglove.websocket import ChannelView, Client, ClientChannel
+from foxglove.websocket import Client, ClientChannel, ServerListener
 from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.message import Message
 
@@ -27,7 +27,7 @@ from .server import LiveServer
 log = logging.getLogger("simrec.live")
 
 
-class ClientPublishing:
+class ClientPublishing(ServerListener):
     """A foxglove-sdk ``ServerListener`` that turns clients' channels into graph publishers."""
 
     def __init__(self) -> None:
@@ -72,12 +72,6 @@ class ClientPublishing:
             entry = self._channels.pop((client.id, client_channel_id), None)
         if entry is not None:
             entry[0].close()
-
-    def on_subscribe(self, client: Client, channel: ChannelView) -> None:
-        return None
-
-    def on_unsubscribe(self, client: Client, channel: ChannelView) -> None:
-        return None
 
     def close(self) -> None:
         with self._lock:
@@ -127,9 +121,9 @@ class ClientPublishing:
             self.server.publish_status(message, foxglove.StatusLevel.Error, None)
 
 
-class BridgeListener:
+class BridgeListener(ServerListener):
     """The bridge's one foxglove-sdk ServerListener: nodes' parameters, and (``--allow-publish``)
-    clients' channels."""
+    clients' channels; every other callback keeps ``ServerListener``'s no-op."""
 
     def __init__(self, parameters: GraphParameters, publishing: ClientPublishing | None) -> None:
         self.parameters = parameters
