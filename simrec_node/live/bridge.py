@@ -250,6 +250,13 @@ class LiveBridge:
         loses at most that many). Counted in ``thinned`` now; ``thinned`` subtracts what is
         still to be held."""
         came = live.last_hold + 1  # messages since the clock was last read for this topic
+        if came == 1:
+            # One early message says little of the rate: two that arrive together after a stall
+            # of a 50 Hz topic looked like a flood and held back its next 32 (0.6 s). Hold this
+            # one only, and judge on the next early one, over both (the clock read stays).
+            live.last_hold = 1
+            self._thin(live, 1)
+            return
         hold = min(_MAX_HOLD, (live.due_ns - now) * came * 3 // (4 * max(now - live.clock_ns, 1)))
         live.clock_ns = now
         live.last_hold = live.hold = hold
