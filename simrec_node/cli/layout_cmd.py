@@ -32,9 +32,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--live", action="store_true", help="the topics the graph publishes now, not a log")
     parser.add_argument("-o", "--output", type=Path, help="where to write the layout (default: stdout)")
     parser.add_argument("--format", choices=FORMATS, default="foxglove", help="layout JSON flavour")
-    parser.add_argument("--wait", type=float, default=2.0, help="with --live: seconds to look for topics")
+    parser.add_argument("--wait", type=_seconds, default=2.0, help="with --live: seconds to look for topics")
     parser.add_argument("--domain", help="graph domain with --live (default: $SIMREC_DOMAIN or 0)")
     parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ class FoxglovePlayback:
             playback_time_range=time_range,
             tls_cert=tls_cert,
             tls_key=tls_key,
-            exposes="every message of the log",
+            exposes="every message of the log and the player's controls",
         )
         self.host = host
         self.port = self._server.port
