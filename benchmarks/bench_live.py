@@ -7,7 +7,9 @@ bench_record_path.py) in four variants, one run of each per round, the order alt
 - ``again``: the recorder alone once more, as if it were a variant: the noise floor;
 - ``idle``: with a LiveBridge tapping it and no client connected;
 - ``client``: with a real Foxglove client (tests/interop/live_client.mjs, reading every message
-  without decoding it, at nice 19) subscribed to the topic.
+  without decoding it, at nice 19) subscribed to the topic (``foxglove.sdk.v1``);
+- ``old_client``: the same client offering only ``foxglove.websocket.v1`` (Foxglove Studio 1.x,
+  Lichtblick before 1.22), whose frames the server's front reads and filters.
 
 Each variant's figure is the median of its per-round throughput ratios to ``plain`` (runs a
 few seconds apart share the machine's mood), with a bootstrap 95% interval of that median.
@@ -48,12 +50,13 @@ from path_publisher import TOPIC, spawn, start, time_until_written  # this folde
 
 from simrec_node.graph import Node, RawMessage, TypeInfo
 from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
+from simrec_node.live.front import OLD_TOKEN
 from simrec_node.msgs import Tensor, encode_tensor
 from simrec_node.record import Recorder, RecordOptions, TopicSelection
 
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE.parent / "tests" / "interop" / "live_client.mjs"
-VARIANTS = ("plain", "again", "idle", "client")
+VARIANTS = ("plain", "again", "idle", "client", "old_client")
 # Seconds from the recorder's start to the flood's, in every variant. Floods that began when
 # their setup was done started ~0.5 s later with a client (it connects and subscribes first),
 # and that alone set runs apart: in 8 rounds (after 40 runs in the same process) the recorder
@@ -76,7 +79,7 @@ def run_once(
     seconds this process used meanwhile, messages lost, and messages handed to the live view."""
     _fresh_domain()
     options = LiveOptions(port=0, backlog=256, max_bytes_per_s=budget, max_rate_hz=rate)
-    bridge = LiveBridge(options) if variant in ("idle", "client") else None
+    bridge = LiveBridge(options) if variant in ("idle", "client", "old_client") else None
     recorder = Recorder(
         RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression),
         tap=bridge.forward if bridge else None,
@@ -96,8 +99,8 @@ def run_once(
             prime.wait_for_subscribers(30)
             time.sleep(0.3)
             prime.publish(encode_tensor(np.zeros(1, np.uint8)))
-            if variant == "client":
-                client = _subscribed_client(bridge)
+            if variant in ("client", "old_client"):
+                client = _subscribed_client(bridge, OLD_TOKEN if variant == "old_client" else None)
             publisher = spawn(count, size, hold=True)
             target = count + 1  # and the priming message
             late = time.monotonic() - flood_at
@@ -152,7 +155,7 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _subscribed_client(bridge: LiveBridge) -> subprocess.Popen:
+def _subscribed_client(bridge: LiveBridge, token: str | None = None) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while TOPIC not in bridge.topics:
         assert time.monotonic() < deadline, "the bridge never advertised the topic"
@@ -172,6 +175,7 @@ def _subscribed_client(bridge: LiveBridge) -> subprocess.Popen:
             "--no-decode",
             "--count",
             "1e12",
+            *(("--protocol", token) if token else ()),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -288,6 +292,7 @@ def _report(
         "again": "the recorder alone again (noise floor)",
         "idle": "live view, no client",
         "client": "a subscribed client (target >= 0.9)",
+        "old_client": "a subscribed foxglove.websocket.v1 client (target >= 0.9)",
     }
     lines = [
         f"{label} x {count}: recorder alone {count / statistics.median(times['plain']):,.0f} msg/s "

@@ -48,7 +48,7 @@ def play_control_session(log: Path, seek_ns: int, *play_args: str) -> dict:
 def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ensure_node_peers()
     log = write_log(tmp_path_factory.mktemp("serve") / "run.mcap")
-    return play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0")
+    return play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0", "--start-paused")
 
 
 def states(events: list[dict]) -> dict[str, dict]:
@@ -116,3 +116,17 @@ def test_messages_match_the_log_and_seek_resends_latest(session: dict) -> None:
     ]
     assert played == sorted(played)
     assert played[0] == T0 + 505_000_000 and played[-1] == T0 + (COUNT - 1) * SPACING_NS
+
+
+def test_a_viewer_with_playback_control_takes_over_a_player_that_plays_on_its_own(tmp_path: Path) -> None:
+    """Without --start-paused the player plays at once; the timeline still pauses, seeks, sets the speed."""
+    ensure_node_peers()
+    log = write_log(tmp_path / "long.mcap", count=1200)  # 6 s: still playing when the client connects
+    session = play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0")
+    times = [int(e["t"]) for e in session["events"] if e["kind"] == "time"]
+    assert times and times[0] > T0  # it was playing before any request
+    replies = states(session["events"])
+    assert replies["req-1"]["status"] == "paused"
+    assert replies["req-2"]["didSeek"] and replies["req-2"]["currentTime"] == str(SEEK_NS)
+    assert replies["req-3"]["status"] == "playing" and replies["req-3"]["speed"] == 2
+    assert any(e["kind"] == "state" and e["status"] == "ended" for e in session["events"])

@@ -30,6 +30,7 @@ from simrec_node.record import TopicSelection
 
 from .errors import UsageError
 from .inputs import require_files, take_back_paths
+from .serve_cmd import add_tls_arguments
 from .signals import StopRequest, install_stop_handlers
 from .status import ProgressBar
 
@@ -60,7 +61,9 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--playback-duration", type=_seconds, help="play only S seconds of the log")
     parser.add_argument("-d", "--delay", type=_seconds, default=0.0, help="wait S seconds before playing")
     parser.add_argument(
-        "--start-paused", action="store_true", help="start paused (space or `simrec player resume`)"
+        "--start-paused",
+        action="store_true",
+        help="start paused (space, `simrec player resume`, or the Foxglove timeline's play)",
     )
     parser.add_argument("--topics", nargs="+", default=[], metavar="TOPIC", help="play only these topics")
     parser.add_argument("-e", "--regex", help="play topics matching this regular expression")
@@ -91,10 +94,14 @@ def _add_play(subparsers: argparse._SubParsersAction) -> None:
         "--disable-keyboard-controls", action="store_true", help="ignore keys in the terminal"
     )
     parser.add_argument(
-        "--serve", action="store_true", help="serve the log to Foxglove with timeline control"
+        "--serve",
+        action="store_true",
+        help="serve the log to Foxglove and Lichtblick (plays at once unless --start-paused; "
+        "the Foxglove app's timeline controls it)",
     )
     parser.add_argument("--port", type=int, default=8765, help="Foxglove server port (with --serve; 0: any)")
     parser.add_argument("--host", default="127.0.0.1", help="Foxglove server address (with --serve)")
+    add_tls_arguments(parser)
     parser.add_argument("--no-graph", action="store_true", help="with --serve: do not publish onto the graph")
     parser.add_argument("--node-name", default="simrec_player", help="the player's node name")
     parser.add_argument("--domain", help="graph domain (default: $SIMREC_DOMAIN or 0)")
@@ -221,7 +228,9 @@ def _play(args: argparse.Namespace, source: LogSource) -> int:
     end = source.end_ns
     if args.playback_duration is not None:
         end = min(end, start + int(args.playback_duration * 1e9))
-    clock = PlaybackClock(start, rate=args.rate, paused=args.start_paused or args.serve)
+    # --serve plays too: viewers without playback control (Lichtblick, Foxglove Studio 1.x) only
+    # watch, and one with it (the Foxglove app's timeline) still pauses, seeks and sets the speed.
+    clock = PlaybackClock(start, rate=args.rate, paused=args.start_paused)
     stop = install_stop_handlers()
     sinks: list = []
     closers: list = []
@@ -231,7 +240,13 @@ def _play(args: argparse.Namespace, source: LogSource) -> int:
             from simrec_node.live.playback import FoxglovePlayback
 
             server = FoxglovePlayback(
-                list(source.channels.values()), clock, (start, end), host=args.host, port=args.port
+                list(source.channels.values()),
+                clock,
+                (start, end),
+                host=args.host,
+                port=args.port,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
             )
             closers.append(server.close)
             sinks.append(server)

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from simrec_node.graph.node_args import NodeArgs
 from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
@@ -25,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="show the live graph in Foxglove (WebSocket server, no recording)",
         description=(
-            "Serve graph topics to Foxglove over WebSocket (foxglove.sdk.v1) until Ctrl-C. "
+            "Serve graph topics to Foxglove over WebSocket until Ctrl-C (any Foxglove app, Foxglove "
+            "Studio 1.x, Lichtblick: foxglove.sdk.v1.1, foxglove.sdk.v1 or foxglove.websocket.v1). "
             "With no topics, every topic is served, including ones that appear later."
         ),
     )
@@ -46,8 +48,17 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
         parser.add_argument(
             "--serve", action="store_true", help="also show the recorded topics live in Foxglove (WebSocket)"
         )
-    parser.add_argument("--host", help=f"address the live view binds (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--host",
+        help=f"address the live view binds (default {DEFAULT_HOST}; beyond loopback: a warning)",
+    )
     parser.add_argument("--port", type=_port, help=f"live view port, 0 = any free (default {DEFAULT_PORT})")
+    add_tls_arguments(parser)
+    parser.add_argument(
+        "--allow-publish",
+        action="store_true",
+        help="let viewers publish onto the graph (Teleop, Publish panels); off by default",
+    )
     parser.add_argument(
         "--live-bandwidth",
         type=_per_second("MB/s"),
@@ -68,6 +79,12 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, switch: bool = Fals
             f"never the recording. 0 = every message (default {DEFAULT_MAX_RATE_HZ:g})"
         ),
     )
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tls-cert``/``--tls-key``: serve ``wss://`` (every command with a Foxglove server)."""
+    parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve wss:// with this certificate")
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
 
 
 def _port(text: str) -> int:
@@ -99,10 +116,18 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
     """Bind the live view (``LiveError`` when it cannot) and say where to connect; None when
     ``record`` was not asked to ``--serve``."""
     if not getattr(args, "serve", True):
-        live_options = (args.host, args.port, args.live_bandwidth, args.live_rate)
-        if any(option is not None for option in live_options):
+        live_options = (
+            args.host,
+            args.port,
+            args.live_bandwidth,
+            args.live_rate,
+            args.tls_cert,
+            args.tls_key,
+        )
+        if any(option is not None for option in live_options) or args.allow_publish:
             raise UsageError(
-                "--host/--port/--live-bandwidth/--live-rate set up the live view: add --serve to use them"
+                "--host/--port/--live-bandwidth/--live-rate/--tls-cert/--tls-key/--allow-publish set up "
+                "the live view: add --serve to use them"
             )
         return None
     host = args.host if args.host is not None else DEFAULT_HOST
@@ -119,9 +144,19 @@ def start_live(args: argparse.Namespace, accepts: Callable[[str], bool]) -> Live
         node_name=node_name,
         max_bytes_per_s=bandwidth or None,
         max_rate_hz=rate or None,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        allow_publish=args.allow_publish,
     )
     bridge = LiveBridge(options, accepts)
     bridge.start()
+    if args.allow_publish:
+        print(
+            "live view: viewers may publish onto the graph (--allow-publish): their channels become "
+            "publishers of their topics",
+            file=sys.stderr,
+            flush=True,
+        )
     print(
         f"live view at {bridge.url} (Foxglove: Open connection -> Foxglove WebSocket -> {bridge.url})",
         file=sys.stderr,

@@ -79,11 +79,14 @@ class DemoSim:
         width = _at_least(node, "camera_width", 320, 16)
         height = _at_least(node, "camera_height", 240, 16)
         self.seed = node.declare_parameter("seed", 0)
+        action_scale = node.declare_parameter("action_scale", 1.0)  # settable while running
         unknown = node.parameters.undeclared_overrides()
         if unknown:
             raise ParameterError(f"{node.name} has no parameter(s) {', '.join(unknown)}")
 
         self.sim = CartPoleBatch(self.num_envs, dt=1.0 / self.rate_hz, seed=self.seed)
+        self.sim.action_scale = action_scale
+        node.add_on_set_parameters_callback(self._on_set)
         prefix = frame_prefix(node.namespace)
         self.camera_frame = prefix + CAMERA_FRAME
         self.camera = Camera(width, height, lanes=CAMERA_LANES)
@@ -111,6 +114,15 @@ class DemoSim:
         self._render_ms = 0.0
         self._steps_per_s = self.rate_hz
         self._last_tick = 0.0
+
+    def _on_set(self, changed: dict[str, ParameterValue]) -> None:
+        """Parameters set while running (Foxglove's Parameters panel): only ``action_scale`` takes
+        effect live; the others shape the node at start."""
+        fixed = sorted(set(changed) - {"action_scale"})
+        if fixed:
+            raise ParameterError(f"{', '.join(fixed)} can only be set at start (-p name:=value)")
+        if "action_scale" in changed:
+            self.sim.action_scale = float(changed["action_scale"])
 
     @property
     def publishers(self) -> list[Publisher]:

@@ -63,6 +63,7 @@ class CartPoleBatch:
         self.last_returns: list[float] = []  # returns of the episodes that ended at the last step
         self._rng = np.random.default_rng(seed)
         self._gain = _lqr_gain(dt, self.substeps)
+        self.action_scale = 1.0  # the controller's force is multiplied by this (0: no control)
         n = num_envs
         self.qpos = np.zeros((n, 2), np.float32)
         self.qvel = np.zeros((n, 2), np.float32)
@@ -98,7 +99,7 @@ class CartPoleBatch:
         target = self._target_amp * np.sin(self._target_freq * t + self._target_phase)
         error = np.stack([self.qpos[:, 0] - target, self.qpos[:, 1], self.qvel[:, 0], self.qvel[:, 1]], 1)
         force = -(error @ self._gain) + self._noise * rng.standard_normal(n, dtype=np.float32)
-        force = np.clip(force, -MAX_FORCE, MAX_FORCE).astype(np.float32)
+        force = np.clip(force * self.action_scale, -MAX_FORCE, MAX_FORCE).astype(np.float32)
         pushed = rng.random(n, dtype=np.float32) < self._push_rate * np.float32(self.dt)
         kick = self._push_strength * rng.standard_normal(n, dtype=np.float32)
         self.qvel[:, 1] += np.where(pushed, kick, np.float32(0))

@@ -3,6 +3,7 @@
 from .discovery import Endpoint
 from .names import InvalidNameError, resolve_topic
 from .node import Node
+from .parameter_service import list_parameters, set_parameters
 from .parameters import ParameterError, Parameters
 from .publisher import Publisher
 from .qos import BEST_EFFORT, LATCHED, RELIABLE, SENSOR_DATA, Durability, QoS, Reliability
@@ -33,6 +34,8 @@ __all__ = [
     "Subscription",
     "Timer",
     "TypeInfo",
+    "list_parameters",
     "resolve_topic",
+    "set_parameters",
     "why_no_shared_memory",
 ]

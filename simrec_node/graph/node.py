@@ -18,6 +18,7 @@ from .names import (
     validate_domain,
     validate_node_name,
 )
+from .parameter_service import ParameterServer
 from .parameters import Parameters, ParameterValue
 from .publisher import Publisher
 from .qos import RELIABLE, QoS
@@ -56,6 +57,7 @@ class Node:
         self._published_types: dict[str, bytes] = {}
         self._known_types: dict[str, TypeInfo] = {}
         self._schema_queryable: zenoh.Queryable | None = None
+        self._parameter_server: ParameterServer | None = None
         self._entities: list[Publisher | Subscription | Timer] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -114,7 +116,15 @@ class Node:
         return timer
 
     def declare_parameter(self, name: str, default: ParameterValue) -> ParameterValue:
+        with self._lock:  # a node with parameters can be asked for them over the graph
+            if self._parameter_server is None and self._session is not None:
+                self._parameter_server = ParameterServer(self)
         return self.parameters.declare(name, default)
+
+    def add_on_set_parameters_callback(self, callback: Callable[[dict[str, ParameterValue]], None]) -> None:
+        """``callback(changed)`` runs before parameters set from outside take effect (another
+        process, a Foxglove Parameters panel); raising ``ParameterError`` refuses the set."""
+        self.parameters.add_on_set_callback(callback)
 
     def get_parameter(self, name: str) -> ParameterValue:
         return self.parameters.get(name)
@@ -164,6 +174,8 @@ class Node:
             self._entities.clear()
             if self._schema_queryable is not None:
                 self._schema_queryable.undeclare()
+            if self._parameter_server is not None:
+                self._parameter_server.close()
             self._session = None
         release_session()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from simrec_node.errors import SimrecError
@@ -24,7 +25,26 @@ class Parameters:
     def __init__(self, overrides: dict[str, ParameterValue] | None = None) -> None:
         self._overrides = dict(overrides or {})
         self._values: dict[str, ParameterValue] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # an on-set callback may read or declare parameters
+        self._on_set: list[Callable[[dict[str, ParameterValue]], None]] = []
+
+    def add_on_set_callback(self, callback: Callable[[dict[str, ParameterValue]], None]) -> None:
+        """Call ``callback(changed)`` before values set from outside (``set``, ``set_many``) take
+        effect; a ``ParameterError`` it raises refuses the whole set."""
+        self._on_set.append(callback)
+
+    def set_many(self, values: dict[str, Any]) -> dict[str, ParameterValue]:
+        """Set several declared parameters at once, all or none; the values as set."""
+        with self._lock:
+            changed = {}
+            for name, value in values.items():
+                if name not in self._values:
+                    raise ParameterError(f"parameter {name!r} was not declared")
+                changed[name] = _coerce(name, value, self._values[name])
+            for callback in self._on_set:
+                callback(dict(changed))
+            self._values.update(changed)
+            return changed
 
     def declare(self, name: str, default: ParameterValue) -> ParameterValue:
         with self._lock:
@@ -39,10 +59,7 @@ class Parameters:
             raise ParameterError(f"parameter {name!r} was not declared") from None
 
     def set(self, name: str, value: ParameterValue) -> None:
-        with self._lock:
-            if name not in self._values:
-                raise ParameterError(f"parameter {name!r} was not declared")
-            self._values[name] = _coerce(name, value, self._values[name])
+        self.set_many({name: value})
 
     def as_dict(self) -> dict[str, ParameterValue]:
         return dict(self._values)

@@ -23,17 +23,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from time import monotonic_ns
 from typing import TYPE_CHECKING
 
 import foxglove
-from foxglove.websocket import Capability, WebSocketServer
+from foxglove.websocket import Capability
 
 from simrec_node.graph import Node, QoS, RawMessage, Reliability, Subscription
 
 from .budget import SMALL_BYTES, ByteBudget
+from .client_publish import BridgeListener, ClientPublishing
 from .graph_view import GraphView
-from .server import open_server, viewer_url
+from .parameters import GraphParameters
+from .server import LiveServer, open_server, viewer_url
+from .services import player_services, recorder_services
 
 if TYPE_CHECKING:
     from foxglove._foxglove_py import BaseChannel  # what Channel.base is; not exported
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("simrec.live")
 _GRAPH_GATHER_S = 0.3  # how long each graph refresh listens for liveliness tokens
 _RETRY_S = 5.0  # a type whose schema could not be fetched is asked for again after this
-_STOP_WAIT_S = 2.0
 _FOLLOW_QOS = QoS(reliability=Reliability.BEST_EFFORT, depth=256)
 # Two raw 640x480 rgb8 cameras at 30 Hz (55 MB/s) pass whole; a 400 MB/s burst of frames is thinned.
 DEFAULT_MAX_BYTES_PER_S = 64e6
@@ -78,6 +81,8 @@ class LiveOptions:
 
     host: str = "127.0.0.1"
     port: int = 8765  # 0: any free port (see LiveBridge.port)
+    tls_cert: Path | None = None  # PEM certificate and key: serve wss://
+    tls_key: Path | None = None
     backlog: int = 256  # messages queued per client before the oldest are dropped
     domain: str | None = None
     node_name: str = "simrec_live"
@@ -86,6 +91,8 @@ class LiveOptions:
     max_bytes_per_s: float | None = DEFAULT_MAX_BYTES_PER_S
     # Messages per second of each topic sent to viewers; None: every message.
     max_rate_hz: float | None = DEFAULT_MAX_RATE_HZ
+    # Viewers' channels become graph publishers (Teleop, Publish panels); off: refused.
+    allow_publish: bool = False
 
 
 class LiveBridge:
@@ -117,7 +124,8 @@ class LiveBridge:
         self._swept_forwarded = 0  # self.forwarded when it last looked
         self._accepts = accepts or (lambda _topic: True)
         self._context = foxglove.Context()
-        self._server: WebSocketServer | None = None
+        self._server: LiveServer | None = None
+        self._publishing: ClientPublishing | None = None
         self._node: Node | None = None
         self._topics: dict[str, _LiveTopic] = {}
         self._requested: set[tuple[str, str]] = set()
@@ -135,7 +143,8 @@ class LiveBridge:
 
     @property
     def url(self) -> str:
-        return viewer_url(self.options.host, self.port)
+        tls = self.options.tls_cert is not None
+        return viewer_url(self.options.host, self.port, tls=tls)
 
     @property
     def topics(self) -> dict[str, str]:
@@ -151,15 +160,32 @@ class LiveBridge:
     def start(self) -> None:
         """Bind the server and join the graph; on failure nothing is left running."""
         options = self.options
+        capabilities = [Capability.ConnectionGraph, Capability.Services, Capability.Parameters]
+        exposes = (
+            "every topic of the graph it serves, the recorders' and players' controls, nodes' parameters"
+        )
+        publishing = ClientPublishing() if options.allow_publish else None
+        listener = BridgeListener(GraphParameters(), publishing)
+        if publishing is not None:
+            capabilities.append(Capability.ClientPublish)
+            exposes += ", and publishing onto the graph (--allow-publish)"
         self._server = open_server(
             host=options.host,
             port=options.port,
             context=self._context,
-            capabilities=[Capability.ConnectionGraph],
+            capabilities=capabilities,
+            supported_encodings=["json", "protobuf"],
             backlog=options.backlog,
+            listener=listener,
+            tls_cert=options.tls_cert,
+            tls_key=options.tls_key,
+            exposes=exposes,
         )
+        self._publishing = publishing
         try:
             self._node = Node(options.node_name, domain=options.domain)
+            self._server.add_services(recorder_services(self._node) + player_services(self._node))
+            listener.joined(self._server, self._node)
         except BaseException:
             self.stop()
             raise
@@ -224,6 +250,13 @@ class LiveBridge:
         loses at most that many). Counted in ``thinned`` now; ``thinned`` subtracts what is
         still to be held."""
         came = live.last_hold + 1  # messages since the clock was last read for this topic
+        if came == 1:
+            # One early message says little of the rate: two that arrive together after a stall
+            # of a 50 Hz topic looked like a flood and held back its next 32 (0.6 s). Hold this
+            # one only, and judge on the next early one, over both (the clock read stays).
+            live.last_hold = 1
+            self._thin(live, 1)
+            return
         hold = min(_MAX_HOLD, (live.due_ns - now) * came * 3 // (4 * max(now - live.clock_ns, 1)))
         live.clock_ns = now
         live.last_hold = live.hold = hold
@@ -291,8 +324,10 @@ class LiveBridge:
                 live.channel.close()
                 live.channel = live.base = None
         if self._server is not None:
-            _stop_server(self._server)
+            self._server.stop()
             self._server = None
+        if self._publishing is not None:
+            self._publishing.close()
         if self._node is not None:
             self._node.shutdown()
             self._node = None
@@ -427,11 +462,3 @@ class _LiveTopic:
     def kept_from_viewers(self) -> int:
         """Messages that did not go to viewers so far."""
         return self.thinned - self.hold
-
-
-def _stop_server(server: WebSocketServer) -> None:
-    """Stop the server, waiting at most ``_STOP_WAIT_S``: ``stop()`` waits for every client to
-    take its close frame, which a client that stopped reading never does."""
-    stopper = threading.Thread(target=server.stop, name="live server stop", daemon=True)
-    stopper.start()
-    stopper.join(_STOP_WAIT_S)

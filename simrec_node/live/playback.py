@@ -10,6 +10,7 @@ panels show the right frame at once (after the ``did_seek`` state that makes pan
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import foxglove
 from foxglove.websocket import (
@@ -22,8 +23,10 @@ from foxglove.websocket import (
 )
 
 from simrec_node.play import ChannelInfo, Item, PlaybackClock
+from simrec_node.play.control import apply_command, state_dict
 
 from .server import open_server
+from .services import local_player_services
 
 TIME_BROADCAST_S = 0.05
 
@@ -44,6 +47,8 @@ class FoxglovePlayback:
         *,
         host: str = "127.0.0.1",
         port: int = 8765,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         self._clock = clock
         self._range = time_range
@@ -64,9 +69,14 @@ class FoxglovePlayback:
             port=port,
             context=self._context,
             name="simrec play",
-            capabilities=[Capability.Time],
+            capabilities=[Capability.Time, Capability.Services],
+            supported_encodings=["json"],
+            services=local_player_services(self._apply),
             listener=_Listener(self),
             playback_time_range=time_range,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            exposes="every message of the log and the player's controls",
         )
         self.host = host
         self.port = self._server.port
@@ -76,8 +86,7 @@ class FoxglovePlayback:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return self._server.url
 
     # ------------------------------------------------------------------ sink
 
@@ -126,6 +135,13 @@ class FoxglovePlayback:
         else:
             clock.pause()
         return self.playback_state(did_seek=did_seek, request_id=request.request_id)
+
+    def _apply(self, command: str) -> dict:
+        """A ``simrec player`` command from the viewer's Service Call panel, as the graph's
+        player control applies it; the state after it."""
+        start, end = self._range
+        apply_command(self._clock, command, start, end)
+        return state_dict(self._clock, start, end, "simrec play --serve")
 
     def _clamp(self, time_ns: int) -> int:
         return min(max(time_ns, self._range[0]), self._range[1])

@@ -4,11 +4,13 @@
 //   {"event":"advertise", topic, encoding, schemaName, schemaEncoding}   (one per channel)
 //   {"event":"subscribed", topic}
 //   {"event":"graph", publishedTopics, subscribedTopics, advertisedServices}
-//   {"event":"message", topic, schemaName, logTime, message}  (decoded with the advertised
-//                                                               FileDescriptorSet; bytes -> length)
+//   {"event":"message", topic, schemaName, logTime, at, message}  (decoded with the advertised
+//                                                   FileDescriptorSet; bytes -> length; at: ms)
+//   {"event":"time", time}                                 (the server's clock, when it has one)
 //   {"event":"stalled"} / {"event":"done"} / {"event":"error", message}
 //
 // Usage: node live_client.mjs URL [--topic T]... [--count N] [--timeout S] [--graph T] [--stall]
+//        [--protocol TOKEN]... [--ca FILE]
 //   --topic T   subscribe to T once advertised (default: every channel, as advertised)
 //   --count N   exit 0 after N messages on every wanted topic (default 5)
 //   --timeout S exit 1 if that has not happened after S seconds (default 30)
@@ -16,16 +18,18 @@
 //               one lists a publisher of T
 //   --stall     after subscribing, stop reading the socket and idle until killed
 //   --no-decode count messages without decoding or printing them (benchmarks)
+//   --protocol  a subprotocol to offer, in order (default: foxglove.sdk.v1 alone)
+//   --ca FILE   trust this PEM certificate for wss:// (a self-signed server)
+//   A refused handshake prints {"event":"error", message, status, body} with the HTTP answer.
 import wsProtocol from "@foxglove/ws-protocol";
 import { protobufFromBinaryDescriptor } from "@mcap/support";
+import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 
 const { FoxgloveClient } = wsProtocol;
 
-const SUBPROTOCOL = "foxglove.sdk.v1";
-
 function parseArgs(argv) {
-  const opts = { url: undefined, topics: [], count: 5, timeout: 30, graph: undefined, stall: false, decode: true };
+  const opts = { url: undefined, topics: [], count: 5, timeout: 30, graph: undefined, stall: false, decode: true, protocols: [], ca: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--topic") opts.topics.push(argv[++i]);
@@ -34,6 +38,8 @@ function parseArgs(argv) {
     else if (arg === "--graph") opts.graph = argv[++i];
     else if (arg === "--stall") opts.stall = true;
     else if (arg === "--no-decode") opts.decode = false;
+    else if (arg === "--protocol") opts.protocols.push(argv[++i]);
+    else if (arg === "--ca") opts.ca = readFileSync(argv[++i]);
     else if (opts.url === undefined) opts.url = arg;
     else throw new Error(`unexpected argument ${arg}`);
   }
@@ -53,7 +59,24 @@ function emit(obj) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const ws = new WebSocket(opts.url, [SUBPROTOCOL]);
+const protocols = opts.protocols.length ? opts.protocols : ["foxglove.sdk.v1"];
+const ws = new WebSocket(opts.url, protocols, opts.ca ? { ca: opts.ca } : {});
+ws.on("unexpected-response", (_req, res) => {
+  let body = "";
+  res.on("data", (chunk) => (body += chunk));
+  res.on("end", () => {
+    emit({ event: "error", message: `handshake refused (HTTP ${res.statusCode})`, status: res.statusCode, body });
+    process.exit(1);
+  });
+});
+// foxglove.sdk.v1.1 advertises schemas apart from channels (a channel names its schemaId);
+// ws-protocol 0.8 passes on only the channels, so the schemas are read here, before it runs.
+const schemas = new Map(); // schema id -> {name, encoding, data}
+ws.on("message", (data, isBinary) => {
+  if (isBinary) return;
+  const message = JSON.parse(data.toString());
+  if (message.op === "advertise") for (const schema of message.schemas ?? []) schemas.set(schema.id, schema);
+});
 const client = new FoxgloveClient({ ws });
 const channels = new Map(); // channel id -> {topic, schemaName, type}
 const subscriptions = new Map(); // subscription id -> channel id
@@ -87,8 +110,14 @@ client.on("connectionGraphUpdate", (update) => {
   graphSeen ||= update.publishedTopics.some((t) => t.name === opts.graph && t.publisherIds.length > 0);
   maybeFinish();
 });
+client.on("time", ({ timestamp }) => {
+  if (!opts.decode) return;
+  emit({ event: "time", time: timestamp });
+});
 client.on("advertise", (advertised) => {
   for (const channel of advertised) {
+    const schema = schemas.get(channel.schemaId);
+    if (schema !== undefined) Object.assign(channel, { schemaName: schema.name, schemaEncoding: schema.encoding, schema: schema.data });
     emit({
       event: "advertise",
       topic: channel.topic,
@@ -120,7 +149,8 @@ client.on("message", ({ subscriptionId, timestamp, data }) => {
   }
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const decoded = channel.type.toObject(channel.type.decode(bytes), { longs: String, defaults: true });
-  emit({ event: "message", topic: channel.topic, schemaName: channel.schemaName, logTime: timestamp, message: decoded });
+  const at = performance.now(); // ms since the client started: arrival pacing
+  emit({ event: "message", topic: channel.topic, schemaName: channel.schemaName, logTime: timestamp, at, message: decoded });
   counts.set(channel.topic, counts.get(channel.topic) + 1);
   maybeFinish();
 });

@@ -123,12 +123,11 @@ async function main() {
 
 main()
   .then(() => {
-    process.stdout.write(JSON.stringify(out));
     client.close();
-    process.exit(0);
+    // exit once written: a pipe takes 64 KiB at a time, and exit() would cut the rest
+    process.stdout.write(JSON.stringify(out), () => process.exit(0));
   })
   .catch((err) => {
-    process.stdout.write(JSON.stringify(out));
     process.stderr.write(String(err) + "\n");
-    process.exit(1);
+    process.stdout.write(JSON.stringify(out), () => process.exit(1));
   });
