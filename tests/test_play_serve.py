@@ -20,7 +20,7 @@ from .test_play import COUNT, SPACING_NS, T0, payload, write_log
 SEEK_NS = T0 + 502_500_000  # between messages 100 (/a/scalars, 500 ms) and 101 (/b/blob, 505 ms)
 
 
-def play_control_session(log: Path, seek_ns: int, *play_args: str) -> dict:
+def play_control_session(log: Path, seek_ns: int, *play_args: str, wait_until_playing: bool = False) -> dict:
     """Run ``simrec play LOG --serve`` and drive it with the real Foxglove client
     (tests/interop/play_control.mjs): what the client saw, as JSON."""
     proc = start_process(
@@ -31,6 +31,8 @@ def play_control_session(log: Path, seek_ns: int, *play_args: str) -> dict:
     )
     try:
         url = re.search(r"ws://[\d.]+:\d+", wait_for_line(proc.stderr, "ws://")).group(0)
+        if wait_until_playing:  # the player starts once its graph node is up, after the server
+            wait_for_line(proc.stderr, "playing ")
         out = subprocess.run(
             ["node", str(INTEROP_DIR / "play_control.mjs"), url, str(seek_ns)],
             capture_output=True,
@@ -122,9 +124,11 @@ def test_a_viewer_with_playback_control_takes_over_a_player_that_plays_on_its_ow
     """Without --start-paused the player plays at once; the timeline still pauses, seeks, sets the speed."""
     ensure_node_peers()
     log = write_log(tmp_path / "long.mcap", count=1200)  # 6 s: still playing when the client connects
-    session = play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0")
-    times = [int(e["t"]) for e in session["events"] if e["kind"] == "time"]
-    assert times and times[0] > T0  # it was playing before any request
+    session = play_control_session(log, SEEK_NS, "--wait-for-subscribers", "0", wait_until_playing=True)
+    events = session["events"]
+    first_reply = next(i for i, e in enumerate(events) if e["kind"] == "state" and e.get("requestId"))
+    times = [int(e["t"]) for e in events[:first_reply] if e["kind"] == "time"]
+    assert times and max(times) > T0  # it was playing before any request
     replies = states(session["events"])
     assert replies["req-1"]["status"] == "paused"
     assert replies["req-2"]["didSeek"] and replies["req-2"]["currentTime"] == str(SEEK_NS)
