@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from .status import human_bytes
 
 if TYPE_CHECKING:
-    from simrec_node.record import Recorder
+    from simrec_node.record import RecorderNode
 
 
-def recording_status(recorder: Recorder, elapsed: float) -> str:
+def recording_status(recorder: RecorderNode, elapsed: float) -> str:
     """The recorder's half of a live status line: volume, rate, drops, queue fill."""
     stats = recorder.stats
     rate = stats.written / elapsed if elapsed > 0 else 0.0
@@ -31,7 +31,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def report_recording(recorder: Recorder, output: object) -> int:
+def report_recording(recorder: RecorderNode, output: object) -> int:
     """What was written and what was lost, per topic; the exit code (1 if writing failed)."""
     stats = recorder.stats
     files = recorder.files

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import threading
@@ -37,6 +38,30 @@ _DISK_CHECK_PERIOD_S = 1.0
 _BACKLOG_BYTES = 32 * 1024 * 1024  # written without the queue running dry: there was a backlog
 _TRIM_PERIOD_S = 10.0
 _REQUEST_TIMEOUT_S = 60.0
+
+log = logging.getLogger("simrec.record")
+
+
+class LaterPayload:
+    """A payload made on the writer thread: ``finish()`` returns the bytes (a device tensor's
+    host copy, serialized once the copy is done, so the simulation never waits for the GPU)."""
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: Callable[[], bytes]) -> None:
+        self.finish = finish
+
+
+def _payload(message: RawMessage) -> bytes | None:
+    """The message's bytes, finishing a ``LaterPayload``; None (and a log line) if that fails."""
+    data = message.data
+    if type(data) is LaterPayload:
+        try:
+            data = message.data = data.finish()
+        except Exception as exc:  # a device copy that failed: lose this message, not the recording
+            log.error("cannot record a message on %s: %s", message.topic, exc)
+            return None
+    return data
 
 
 class DiskFullError(SimrecError, OSError):
@@ -69,14 +94,18 @@ class WriteLoop:
 
     def __init__(
         self,
-        queue: deque[tuple[TopicStats, RawMessage]],
+        queue: deque[tuple[TopicStats | None, object, int]],
         release: Callable[[int], None],
         running: threading.Event,
         files: LogFiles,
         policy: WritePolicy,
         stats: RecordingStats,
+        on_written: Callable[[RawMessage, bytes], None] | None = None,
     ) -> None:
         self._queue = queue
+        self._on_written = on_written
+        self.processed = 0  # queue items taken and dealt with, published whenever the queue is empty
+        self._drained = 0  # of those, taken by a snapshot request
         self._release = release
         self._running = running
         self._files = files
@@ -124,18 +153,21 @@ class WriteLoop:
         queue = self._queue
         files = self._files
         ring = self._policy.snapshot
+        on_written = self._on_written
         generation = -1
         write = None
         channels: dict[str, tuple[str, int]] = {}  # topic -> (type name, channel id) of this file
-        unreleased = 0  # bytes handed back to the queue's account in batches, not per message
+        unreleased = 0  # bytes handed back to the queue's account in batches, not per item
+        processed = 0
         busy = 0  # bytes written since the queue was last empty
         budget = 0
         while True:
             try:
-                stats, message = queue.popleft()
+                stats, message, size = queue.popleft()
             except IndexError:
                 self._release(unreleased)
                 unreleased = 0
+                self.processed = processed + self._drained
                 if busy > _BACKLOG_BYTES:
                     self._after_backlog()
                 busy = 0
@@ -144,10 +176,16 @@ class WriteLoop:
                     return
                 time.sleep(_IDLE_SLEEP_S)
                 continue
-            data = message.data
-            size = len(data)
+            processed += 1
             unreleased += size
             busy += size
+            if stats is None:  # a metadata record, in order with the messages
+                self._add_metadata(*message)
+                continue
+            data = message.data
+            if type(data) is not bytes and (data := _payload(message)) is None:
+                stats.queue_dropped += 1
+                continue
             if ring is not None:
                 files.learn_type(message.type_name)  # now, while its publisher is surely there
                 ring.add(stats, message)
@@ -177,13 +215,22 @@ class WriteLoop:
                         self._on_write_error(exc, stats)
                     else:
                         stats.written += 1
-                        stats.bytes_written += size
+                        stats.bytes_written += len(data)
+                        if on_written is not None:
+                            on_written(message, data)
             if unreleased > _RELEASE_BYTES:
                 self._release(unreleased)
                 unreleased = 0
             budget -= size + _PER_MESSAGE_CHARGE
             if budget <= 0:
                 budget = self._look_after_file()
+
+    def _add_metadata(self, name: str, values: dict[str, str]) -> None:
+        if self._files.writer is not None:
+            try:
+                self._files.writer.add_metadata(name, values)
+            except OSError as exc:
+                self._on_write_error(exc, None)
 
     def _look_after_file(self) -> int:
         """Serve requests, flush, split, watch the disk; returns bytes until the next look."""
@@ -261,10 +308,13 @@ class WriteLoop:
         ring = self._policy.snapshot
         released = 0
         while self._queue:  # what arrived before the request belongs in this snapshot
-            stats, message = self._queue.popleft()
+            stats, message, size = self._queue.popleft()
+            released += size
+            self._drained += 1
+            if stats is None or _payload(message) is None:
+                continue
             self._files.learn_type(message.type_name)
             ring.add(stats, message)
-            released += len(message.data)
         self._release(released)
         items = ring.take()
         if not items:
