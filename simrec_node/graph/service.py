@@ -88,7 +88,14 @@ def call_service(
     Waits up to ``timeout_s`` for a server to be found (a fresh session needs a moment; a call
     sent before reaches nobody) and up to ``answer_s`` more for the replies."""
     deadline = time.monotonic() + timeout_s
-    querier = session.declare_querier(service_key(domain, name), timeout=timeout_s + answer_s)
+    # Every server answers, and every answer is kept: Zenoh's defaults ask the best-matching
+    # queryable and keep one reply per key, which hides all but one recorder.
+    querier = session.declare_querier(
+        service_key(domain, name),
+        target=zenoh.QueryTarget.ALL,
+        consolidation=zenoh.ConsolidationMode.NONE,
+        timeout=timeout_s + answer_s,
+    )
     try:
         while not querier.matching_status.matching and time.monotonic() < deadline:
             time.sleep(0.02)
