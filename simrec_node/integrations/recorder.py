@@ -28,11 +28,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from simrec_node.graph import RawMessage, TypeInfo, resolve_topic
 from simrec_node.graph.names import validate_node_name
 from simrec_node.msgs import Episode
 from simrec_node.record import (
     EngineOptions,
+    Item,
     LaterPayload,
     RecordingEngine,
     RecordingStats,
@@ -50,7 +53,9 @@ from .errors import (
     ServeUnavailableError,
     TopicTypeError,
 )
-from .values import encode_value
+from .values import TENSOR_INFO, encode_array, encode_value
+
+TENSOR_NAME = TENSOR_INFO.name
 
 __all__ = ["Recorder"]
 
@@ -59,6 +64,7 @@ _ON_DISK_FULL = ("stop", "pause")
 _IMAGE_FORMATS = ("jpeg", "png")
 _MAX_STAMP_NS = 2**64 - 1  # MCAP stores times as uint64 nanoseconds
 _MAX_STEP = 2**63 - 1  # int64 in the message types
+_MAX_SIM_TIME = 1.8e10  # s: below 2**64 ns however the float rounds (570 years)
 
 # Recorders not closed yet: finished at interpreter exit (weak: a dropped one is collected).
 _OPEN: weakref.WeakSet[Recorder] = weakref.WeakSet()
@@ -91,6 +97,8 @@ class _Topic:
 
 def _stamp_ns(name: str, stamp_ns: Any) -> int:
     """``stamp_ns`` as MCAP stores it (uint64 ns), or an error naming the topic."""
+    if stamp_ns.__class__ is int and 0 <= stamp_ns <= _MAX_STAMP_NS:
+        return stamp_ns
     if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
         raise InvalidTimeError(f"stamp_ns on {name} must be an integer of nanoseconds, not {stamp_ns!r}")
     value = int(stamp_ns)
@@ -101,10 +109,12 @@ def _stamp_ns(name: str, stamp_ns: Any) -> int:
 
 def _sim_stamp_ns(name: str, sim_time: Any) -> int:
     """``sim_time`` seconds as uint64 ns, or an error naming the topic."""
+    if sim_time.__class__ is float and 0 <= sim_time < _MAX_SIM_TIME:  # NaN fails the compare
+        return round(sim_time * 1e9)
     if isinstance(sim_time, bool) or not isinstance(sim_time, numbers.Real):
         raise InvalidTimeError(f"sim_time on {name} must be a number of seconds, not {sim_time!r}")
     value = float(sim_time)
-    if not math.isfinite(value) or value < 0 or value * 1e9 > _MAX_STAMP_NS:
+    if not math.isfinite(value) or value < 0 or value >= _MAX_SIM_TIME:
         raise InvalidTimeError(f"sim_time on {name} must be >= 0 and finite, got {sim_time}")
     return round(value * 1e9)
 
@@ -126,30 +136,25 @@ class _GraphShare:
         self._publishers: dict[str, Any] = {}
         self._failed = False
 
-    def __call__(self, message: RawMessage, data: bytes) -> None:
+    def __call__(self, item: Item, data: bytes) -> None:
+        _, topic, type_name, _, sequence, log_time, publish_time, _ = item
         try:
-            publisher = self._publishers.get(message.topic)
+            publisher = self._publishers.get(topic)
             if publisher is None:
-                publisher = self._publishers[message.topic] = self.node.create_publisher(
-                    self._types[message.type_name], message.topic
+                publisher = self._publishers[topic] = self.node.create_publisher(
+                    self._types[type_name], topic
                 )
-            publisher.publish(data, stamp_ns=message.publish_time_ns)
+            publisher.publish(data, stamp_ns=publish_time)
             if self.bridge is not None:
                 self.bridge.forward(
                     RawMessage(
-                        message.topic,
-                        message.type_name,
-                        data,
-                        publisher.publisher_id,
-                        message.sequence,
-                        message.publish_time_ns,
-                        message.receive_time_ns,
+                        topic, type_name, data, publisher.publisher_id, sequence, publish_time, log_time
                     )
                 )
         except Exception as exc:  # the file comes first: say it once, keep recording
             if not self._failed:
                 self._failed = True
-                warnings.warn(f"simrec: cannot publish {message.topic} live: {exc}", stacklevel=1)
+                warnings.warn(f"simrec: cannot publish {topic} live: {exc}", stacklevel=1)
 
     def close(self) -> None:
         if self.bridge is not None:
@@ -339,7 +344,7 @@ class Recorder:
         """
         log_time = time.time_ns()
         if self._closed or self._engine.write_error is not None:
-            self._check_open()
+            self._check_open()  # raises
         state = self._topics.get(topic)
         if state is None:
             state = self._new_topic(topic)
@@ -351,34 +356,39 @@ class Recorder:
         else:
             publish_time = log_time
         if step is not None:
-            self._last_step, self._stepped = _check_step(name, step), True
+            if step.__class__ is not int or not 0 <= step <= _MAX_STEP:  # the common case, cheaply
+                step = _check_step(name, step)
+            self._last_step, self._stepped = step, True
         if sim_time is not None:
             self._last_time = sim_time
-        encoded = encode_value(
-            name,
-            value,
-            step=step,
-            sim_time=sim_time,
-            image=image,
-            image_format=self.image_format,
-            stamp_ns=publish_time,
-        )
-        type_name = encoded.type_info.name
-        if type_name != state.type_name:
-            self._set_type(state, encoded.type_info)
-        data = encoded.data
+        if value.__class__ is np.ndarray and not image:  # the common case, without the detours
+            data = encode_array(name, value)
+            type_name = TENSOR_NAME
+            if type_name != state.type_name:
+                self._set_type(state, TENSOR_INFO)
+        else:
+            encoded = encode_value(
+                name,
+                value,
+                step=step,
+                sim_time=sim_time,
+                image=image,
+                image_format=self.image_format,
+                stamp_ns=publish_time,
+            )
+            type_name = encoded.type_info.name
+            if type_name != state.type_name:
+                self._set_type(state, encoded.type_info)
+            data = encoded.data
         stats = state.stats
         stats.received += 1
         sequence = state.sequence
         state.sequence = sequence + 1  # every message logged has a number: a drop is a gap
         if data is not None:
-            message = RawMessage(name, type_name, data, 0, sequence, publish_time, log_time)
-            self._offer(stats, message, len(data))
+            self._offer((stats, name, type_name, data, sequence, log_time, publish_time, len(data)))
         else:
-            message = RawMessage(
-                name, type_name, LaterPayload(encoded.finish), 0, sequence, publish_time, log_time
-            )
-            self._offer(stats, message, encoded.host_bytes)
+            later = LaterPayload(encoded.finish)
+            self._offer((stats, name, type_name, later, sequence, log_time, publish_time, encoded.host_bytes))
 
     def log_image(
         self, topic: str, image: Any, *, sim_time: float | None = None, stamp_ns: int | None = None

@@ -22,7 +22,7 @@ from simrec_node.msgs.tensor_codec import encode_state_batch, encode_tensor
 
 from .errors import UnsupportedValueError
 
-__all__ = ["Encoded", "encode_value", "type_info_of"]
+__all__ = ["TENSOR_INFO", "Encoded", "encode_array", "encode_value", "type_info_of"]
 
 _TYPE_INFOS: dict[type[Message], TypeInfo] = {}
 # torch dtype -> why simrec.Tensor cannot hold it ("" where it can), learnt once per dtype.
@@ -58,6 +58,16 @@ class Encoded:
     @property
     def queued_bytes(self) -> int:
         return len(self.data) if self.data is not None else self.host_bytes
+
+
+TENSOR_INFO = type_info_of(Tensor)
+
+
+def encode_array(topic: str, value: np.ndarray) -> bytes:
+    """A numpy array as ``simrec.Tensor`` bytes (the one copy), or an error naming the topic."""
+    if value.dtype.kind not in _TENSOR_KINDS:
+        _check_array(topic, value)  # raises, naming the dtype
+    return _encode_tensor(topic, value)
 
 
 def _is_torch(value: Any) -> bool:
@@ -197,6 +207,8 @@ def encode_value(
     Raises:
         UnsupportedValueError: for anything else (object or string arrays, ragged lists, ...).
     """
+    if value.__class__ is np.ndarray and not image:  # what a sim logs every step: the cheapest path
+        return Encoded(TENSOR_INFO, encode_array(topic, value))
     if isinstance(value, Message):
         return Encoded(type_info_of(type(value)), value.SerializeToString())
     if image:

@@ -4,7 +4,7 @@
 ``simrec_node.Recorder`` (``simrec_node.integrations``) records what a simulation logs.
 """
 
-from .engine import EngineOptions, LaterPayload, RecordingEngine, writer_behind
+from .engine import EngineOptions, Item, LaterPayload, RecordingEngine, writer_behind
 from .errors import RecordError
 from .mcap_writer import McapWriter
 from .output import (
@@ -23,6 +23,7 @@ from .write_loop import DiskFullError
 __all__ = [
     "DiskFullError",
     "EngineOptions",
+    "Item",
     "LaterPayload",
     "McapWriter",
     "OutputError",

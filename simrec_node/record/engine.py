@@ -19,17 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from simrec_node.graph import RawMessage, TypeInfo
+from simrec_node.graph import TypeInfo
 from simrec_node.version import __version__
 
 from .errors import RecordError
 from .log_files import LogFiles
 from .output import OutputLayout
 from .snapshot import SnapshotRing
-from .stats import RecordingStats, TopicStats
-from .write_loop import LaterPayload, WriteLoop, WritePolicy
+from .stats import RecordingStats
+from .write_loop import Item, LaterPayload, WriteLoop, WritePolicy
 
-__all__ = ["EngineOptions", "LaterPayload", "RecordingEngine", "writer_behind"]
+__all__ = ["EngineOptions", "Item", "LaterPayload", "RecordingEngine", "writer_behind"]
 
 
 @dataclass
@@ -70,7 +70,7 @@ class RecordingEngine:
 
     ``start()`` opens the first file and starts the writer thread; ``offer()`` queues a message
     (any thread); ``close()`` writes everything queued, the stats and the summary, and closes.
-    ``on_written(message, data)``, if given, runs on the writer thread after each message is
+    ``on_written(item, data)``, if given, runs on the writer thread after each message is
     written (the in-process recorder publishes there); it must not raise.
     """
 
@@ -81,7 +81,7 @@ class RecordingEngine:
         metadata: dict[str, dict[str, str]],
         lookup_type: Callable[[str], TypeInfo | None],
         name: str = "",
-        on_written: Callable[[RawMessage, bytes], None] | None = None,
+        on_written: Callable[[Item, bytes], None] | None = None,
     ) -> None:
         self.options = options
         self.name = name
@@ -91,11 +91,13 @@ class RecordingEngine:
         self._metadata = metadata
         self._lookup_type = lookup_type
         self._on_written = on_written
-        self._queue: deque[tuple[TopicStats | None, object, int]] = deque()
+        self._queue: deque[Item] = deque()
         self._queued_bytes = 0
         self._max_bytes = options.max_queue_bytes
         self._max_count = options.max_queue_messages or sys.maxsize
-        self._accepted = 0  # messages and metadata records queued, ever
+        self._max_messages = options.max_messages if options.max_messages is not None else sys.maxsize
+        self._accepted = 0  # messages queued, ever
+        self._metadata_records = 0  # metadata records queued, ever
         self._lock = threading.Lock()
         self._space = threading.Condition(self._lock)  # signalled as the writer frees room
         self._waiting = 0  # callers blocked for room
@@ -106,7 +108,9 @@ class RecordingEngine:
         self._policy: WritePolicy | None = None
         self._thread: threading.Thread | None = None
         self._writing = threading.Event()
-        self._write_error: BaseException | None = None
+        # The error that stopped the writer thread (a full disk, say), if any: a plain attribute,
+        # read on every in-process log().
+        self.write_error: BaseException | None = None
         self._closed = False
 
     # state, any thread -----------------------------------------------------------------
@@ -117,11 +121,6 @@ class RecordingEngine:
     def is_behind(self) -> bool:
         """See ``writer_behind``: the live view gives way while this is true."""
         return writer_behind(self._queued_bytes, self._max_bytes)
-
-    @property
-    def write_error(self) -> BaseException | None:
-        """The error that stopped the writer thread (a full disk, say), if any."""
-        return self._write_error
 
     @property
     def files(self) -> list[Path]:
@@ -198,7 +197,7 @@ class RecordingEngine:
         }
 
     def _running_loop(self) -> WriteLoop:
-        if self._loop is None or not self._writing.is_set() or self._write_error is not None:
+        if self._loop is None or not self._writing.is_set() or self.write_error is not None:
             raise RecordError("the recorder is not recording")
         return self._loop
 
@@ -257,21 +256,21 @@ class RecordingEngine:
         try:
             files.close_last(with_stats=True)
         except OSError:
-            if self._write_error is None:
+            if self.write_error is None:
                 raise
         except Exception:
-            if self._write_error is None:
+            if self.write_error is None:
                 raise
             with contextlib.suppress(Exception):
                 files.close_last(with_stats=False)
 
     def sync(self, timeout_s: float | None = None) -> bool:
         """Wait until everything queued so far is written; False if ``timeout_s`` passed first."""
-        target = self._accepted
+        target = self._accepted + self._metadata_records
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         loop = self._loop
         while loop is not None and loop.processed < target:
-            if self._write_error is not None or not self._writing.is_set():
+            if self.write_error is not None or not self._writing.is_set():
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 return False
@@ -279,44 +278,47 @@ class RecordingEngine:
         return True
 
     # feeding, any thread ---------------------------------------------------------------
-    def offer(self, stats: TopicStats, message: RawMessage, size: int) -> bool:
-        """Queue one message, ``size`` bytes of memory (its payload, or the host copy it waits
-        for). The caller has counted it ``received``. False if it was not queued: paused
+    def offer(self, item: Item) -> bool:
+        """Queue one message: ``(stats, topic, type name, payload, sequence, log time ns,
+        publish time ns, bytes it holds)`` (the payload's, or the host copy a ``LaterPayload``
+        waits for). The caller has counted it ``received``. False if it was not queued: paused
         (``paused_skipped``), no room with ``block_when_full`` off (``queue_dropped``), past
-        ``max_messages``, or the writer has stopped."""
+        ``max_messages``, or the writer has stopped (``disk_dropped``)."""
+        stats = item[0]
         if self._paused:
             stats.paused_skipped += 1
             return False
-        if self._write_error is not None:
+        if self.write_error is not None:
             stats.disk_dropped += 1
             return False
         with self._lock:
-            limit = self.options.max_messages
-            if limit is not None and self._accepted >= limit:
+            accepted = self._accepted
+            if accepted >= self._max_messages:
                 return False
-            queued = self._queued_bytes
-            if (
-                (queued and queued + size > self._max_bytes) or len(self._queue) >= self._max_count
-            ) and not self._wait_for_space(size):
-                if self._write_error is not None:
-                    stats.disk_dropped += 1
-                else:
-                    stats.queue_dropped += 1
-                return False
-            self._accepted += 1
-            queued = self._queued_bytes = self._queued_bytes + size
+            size = item[7]
+            queued = self._queued_bytes + size
+            if (queued > self._max_bytes and self._queued_bytes) or len(self._queue) >= self._max_count:
+                if not self._wait_for_space(size):
+                    if self.write_error is not None:
+                        stats.disk_dropped += 1
+                    else:
+                        stats.queue_dropped += 1
+                    return False
+                queued = self._queued_bytes + size
+            self._accepted = accepted = accepted + 1
+            self._queued_bytes = queued
             if queued > self.peak_queued_bytes:
                 self.peak_queued_bytes = queued
-            self._queue.append((stats, message, size))
-            if limit is not None and self._accepted >= limit:
+            self._queue.append(item)
+            if accepted == self._max_messages:
                 self.finished.set()
         return True
 
     def add_metadata(self, name: str, values: dict[str, str]) -> None:
         """An MCAP metadata record, written in order with the messages queued so far."""
         with self._lock:
-            self._accepted += 1
-            self._queue.append((None, (name, values), 0))
+            self._metadata_records += 1
+            self._queue.append((None, name, "", values, 0, 0, 0, 0))
 
     def _wait_for_space(self, size: int) -> bool:
         """With ``block_when_full``, hold the caller back until the writer catches up; a message
@@ -328,7 +330,7 @@ class RecordingEngine:
             while (self._queued_bytes and self._queued_bytes + size > self._max_bytes) or len(
                 self._queue
             ) >= self._max_count:
-                if self._write_error is not None or not self._writing.is_set():
+                if self.write_error is not None or not self._writing.is_set():
                     return False
                 self._space.wait(0.1)
         finally:
@@ -340,7 +342,7 @@ class RecordingEngine:
         try:
             self._loop.run()
         except BaseException as exc:  # never silent: the front ends report it
-            self._write_error = exc
+            self.write_error = exc
             self._count_unwritten()
             with self._lock:
                 self._space.notify_all()
@@ -355,7 +357,7 @@ class RecordingEngine:
         """After a write failure, everything still queued is lost to the disk: count it as such."""
         with self._lock:
             while self._queue:
-                stats, _, _ = self._queue.popleft()
+                stats = self._queue.popleft()[0]
                 if stats is not None:
                     stats.disk_dropped += 1
             self._queued_bytes = 0

@@ -272,5 +272,16 @@ class RecorderNode:
             return
         stats.received += 1
         stats.gap_dropped += stats.gaps.observe(message.publisher_id, message.sequence)
-        if self._engine.offer(stats, message, len(message.data)) and self._tap is not None:
+        data = message.data
+        item = (
+            stats,
+            topic,
+            message.type_name,
+            data,
+            message.sequence,
+            message.receive_time_ns,
+            message.publish_time_ns,
+            len(data),
+        )
+        if self._engine.offer(item) and self._tap is not None:
             self._tap(message)
