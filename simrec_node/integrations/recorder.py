@@ -33,6 +33,7 @@ import numpy as np
 from simrec_node.graph import RawMessage, TypeInfo, resolve_topic
 from simrec_node.graph.names import validate_node_name
 from simrec_node.msgs import Episode
+from simrec_node.msgs.tensor_codec import encode_tensor
 from simrec_node.record import (
     EngineOptions,
     Item,
@@ -53,7 +54,7 @@ from .errors import (
     ServeUnavailableError,
     TopicTypeError,
 )
-from .values import TENSOR_INFO, encode_array, encode_value
+from .values import TENSOR_INFO, TENSOR_KINDS, encode_array, encode_value
 
 TENSOR_NAME = TENSOR_INFO.name
 
@@ -362,7 +363,13 @@ class Recorder:
         if sim_time is not None:
             self._last_time = sim_time
         if value.__class__ is np.ndarray and not image:  # the common case, without the detours
-            data = encode_array(name, value)
+            if value.dtype.kind in TENSOR_KINDS:
+                try:
+                    data = encode_tensor(value)
+                except TypeError:  # a dtype the codec lacks: encode_array says which
+                    data = encode_array(name, value)
+            else:
+                data = encode_array(name, value)  # raises, naming the topic and dtype
             type_name = TENSOR_NAME
             if type_name != state.type_name:
                 self._set_type(state, TENSOR_INFO)
@@ -547,6 +554,11 @@ class Recorder:
         _OPEN.discard(self)
         try:
             self._engine.close()
+        except OSError as exc:  # the summary itself did not fit: one clear error, not a bare OSError
+            raise RecorderClosedError(
+                f"closing {self.path} failed: {exc.strerror or exc}; `simrec recover {self.path}` "
+                "rebuilds what is there"
+            ) from exc
         finally:
             if self._control is not None:
                 self._control.close()

@@ -23,6 +23,7 @@ from simrec_node.version import __version__
 
 from .control import ControlServer
 from .engine import EngineOptions, RecordingEngine, writer_behind
+from .errors import RecordError
 from .selection import TopicSelection
 from .snapshot import SnapshotRing
 from .stats import RecordingStats
@@ -190,8 +191,6 @@ class RecorderNode:
 
     def _running(self) -> RecordingEngine:
         if self._engine is None:
-            from .errors import RecordError
-
             raise RecordError("the recorder is not started")
         return self._engine
 

@@ -192,6 +192,8 @@ class WriteLoop:
                     write = files.writer.write if files.writer is not None else None
                     channels.clear()
                 if not self._running.is_set() and not queue:
+                    if files.open_chunk_bytes():  # the last chunk meets a full disk as any other
+                        self._guarded(files.writer.flush)
                     return
                 time.sleep(_IDLE_SLEEP_S)
                 continue
