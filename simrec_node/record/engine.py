@@ -288,17 +288,18 @@ class RecordingEngine:
         if self._paused:
             stats.paused_skipped += 1
             return False
-        if self.write_error is not None:
-            stats.disk_dropped += 1
-            return False
         with self._lock:
+            if self.write_error is not None:  # under the lock: the failed writer's count of what
+                stats.disk_dropped += 1  # was queued (``_count_unwritten``) is then complete
+                return False
             accepted = self._accepted
             if accepted >= self._max_messages:
                 return False
             size = item[7]
             queued = self._queued_bytes + size
             if (queued > self._max_bytes and self._queued_bytes) or len(self._queue) >= self._max_count:
-                if not self._wait_for_space(size):
+                # The writer may have failed while we waited: then what it left is counted, and so is this.
+                if not self._wait_for_space(size) or self.write_error is not None:
                     if self.write_error is not None:
                         stats.disk_dropped += 1
                     else:
