@@ -1,6 +1,6 @@
 """What the live Foxglove view costs the recorder, in one run.
 
-The recorder's whole path (path_publisher.py process -> Zenoh -> Recorder -> MCAP, as in
+The recorder's whole path (path_publisher.py process -> Zenoh -> RecorderNode -> MCAP, as in
 bench_record_path.py) in four variants, one run of each per round, the order alternating:
 
 - ``plain``: the recorder alone (the baseline);
@@ -52,7 +52,7 @@ from simrec_node.graph import Node, RawMessage, TypeInfo
 from simrec_node.live import DEFAULT_MAX_BYTES_PER_S, DEFAULT_MAX_RATE_HZ, LiveBridge, LiveOptions
 from simrec_node.live.front import OLD_TOKEN
 from simrec_node.msgs import Tensor, encode_tensor
-from simrec_node.record import Recorder, RecordOptions, TopicSelection
+from simrec_node.record import RecorderNode, RecordOptions, TopicSelection
 
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE.parent / "tests" / "interop" / "live_client.mjs"
@@ -80,7 +80,7 @@ def run_once(
     _fresh_domain()
     options = LiveOptions(port=0, backlog=256, max_bytes_per_s=budget, max_rate_hz=rate)
     bridge = LiveBridge(options) if variant in ("idle", "client", "old_client") else None
-    recorder = Recorder(
+    recorder = RecorderNode(
         RecordOptions(output=path, selection=TopicSelection(all=True), compression=compression),
         tap=bridge.forward if bridge else None,
     )

@@ -1,6 +1,6 @@
 """The recorder's whole path against the bare MCAP writer, in one run.
 
-publisher process -> Zenoh (shared memory for big payloads) -> Recorder -> MCAP on disk,
+publisher process -> Zenoh (shared memory for big payloads) -> RecorderNode -> MCAP on disk,
 compared with McapWriter writing the same bytes with no graph in between (and, with
 ``--library-writers``, with mcap's Writer and foxglove-sdk's MCAPWriter, the two writers the
 foundation issue named). Run:
@@ -28,7 +28,7 @@ from page_cache import settle
 from path_publisher import TOPIC, spawn, time_until_written  # this folder (scripts run from it)
 
 from simrec_node.msgs import encode_tensor
-from simrec_node.record import Recorder, RecordOptions, TopicSelection
+from simrec_node.record import RecorderNode, RecordOptions, TopicSelection
 
 _POOL_BYTES = 128 * 1024 * 1024
 
@@ -79,7 +79,7 @@ def through_graph(
         flush_interval_s=flush_interval_s,
         stats_period_s=0,
     )
-    recorder = Recorder(options)
+    recorder = RecorderNode(options)
     recorder.start()
     publisher = spawn(count, size)
     try:

@@ -1,11 +1,14 @@
-"""Data lost when ``simrec record`` is SIGKILLed (``bench_recover.py`` times ``recover`` itself).
+"""Data lost when a recording process is SIGKILLed (``bench_recover.py`` times ``recover`` itself).
 
-Run ``python benchmarks/bench_sigkill.py``. A publisher process sends numbered messages at a
-fixed rate; a ``simrec record`` process (default ``--flush-interval``, 1 s) records them and is
-SIGKILLed at a random moment, then ``simrec recover`` rebuilds its file. Per kill: the messages a
-second subscriber (a witness in this process) saw before the kill that are not in the recovered
-file, and the seconds between the last recovered message's arrival (its log time) and the kill.
-Target: at most one flush interval lost.
+Run ``python benchmarks/bench_sigkill.py [--inprocess]``. Graph front end (default): a publisher
+process sends numbered messages at a fixed rate; a ``simrec record`` process (default
+``--flush-interval``, 1 s) records them and is SIGKILLed at a random moment, then ``simrec
+recover`` rebuilds its file. Per kill: the messages a second subscriber (a witness in this
+process) saw before the kill that are not in the recovered file, and the seconds between the
+last recovered message's arrival (its log time) and the kill. ``--inprocess``: a simulation
+recording itself with ``simrec_node.Recorder`` (state at 100 Hz, a camera at 30 Hz,
+``tests/helpers/inprocess_sim.py``) is killed instead; its state steps are logged on a real-time
+schedule, so the steps it had logged by the kill are known. Target: at most one flush interval.
 """
 
 from __future__ import annotations
@@ -121,15 +124,54 @@ def measure_loss(kills: int, rate: float, flush: float | None, workdir: Path) ->
     return results
 
 
+def measure_inprocess_loss(kills: int, workdir: Path) -> list[tuple[int, float]]:
+    """``(state steps lost, seconds lost)`` per kill of an in-process recording."""
+    rng = random.Random()
+    results = []
+    for k in range(kills):
+        out = workdir / f"inproc{k}.mcap"
+        sim = subprocess.Popen(
+            [sys.executable, str(REPO / "tests/helpers/inprocess_sim.py"), str(out)],
+            env=_env("unused"), stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        _wait_for(sim.stdout, "ready")
+        started = time.monotonic()
+        time.sleep(rng.uniform(1.5, 4.0))
+        logged = int((time.monotonic() - started) * 100) + 1  # steps due by now (100 Hz, from 0)
+        killed_at = time.time()
+        sim.send_signal(signal.SIGKILL)
+        sim.wait()
+        fixed = workdir / f"inproc_fixed{k}.mcap"
+        recover(out, fixed)
+        with open(fixed, "rb") as f:
+            rows = [(c.topic, m.log_time) for _, c, m in make_reader(f).iter_messages(log_time_order=False)]
+        steps = sum(1 for topic, _ in rows if topic == "/sim/state")
+        last = max((t for _, t in rows), default=0) / 1e9
+        results.append((max(0, logged - steps), killed_at - last if rows else float("inf")))
+        print(
+            f"kill {k + 1:2d}: {steps:5d} steps recovered, ~{results[-1][0]:4d} lost"
+            f" = {results[-1][1]:.2f} s",
+            flush=True,
+        )
+        out.unlink(missing_ok=True)
+        fixed.unlink(missing_ok=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200.0, help="publisher messages/s")
     parser.add_argument("--flush-interval", type=float, default=None, help="default: the recorder's (1 s)")
+    parser.add_argument("--inprocess", action="store_true", help="kill an in-process Recorder instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_sigkill_") as tmp:
         workdir = Path(tmp)
-        results = measure_loss(args.kills, args.rate, args.flush_interval, workdir)
+        if args.inprocess:
+            results = measure_inprocess_loss(args.kills, workdir)
+            args.rate = 100.0
+        else:
+            results = measure_loss(args.kills, args.rate, args.flush_interval, workdir)
         lost = [n for n, _ in results]
         secs = [s for _, s in results]
         print(

@@ -39,7 +39,7 @@ APPLIES = {
 LABELS = {
     "none": "no recording (baseline)",
     "simrec": "simrec in-process `Recorder`",
-    "simrec-graph": "simrec across processes (publisher → `Recorder` node)",
+    "simrec-graph": "simrec across processes (publisher → `RecorderNode`)",
     "savez": "hand-written: lists + `np.savez` (+ imageio MP4)",
     "rerun": "Rerun `rerun-sdk` → .rrd",
     "foxglove": "foxglove-sdk → MCAP",

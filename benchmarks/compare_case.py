@@ -218,16 +218,16 @@ def run_gym(path: Path, size: dict, work) -> tuple[Sink, float]:
 
 
 def run_graph(path: Path, spec: dict, phase: str) -> tuple[Sink, float, int]:
-    """simrec's Recorder (what ``simrec record`` runs) in this process, the workload published
+    """simrec's RecorderNode (what ``simrec record`` runs) in this process, the workload published
     from another. Returns (sink with the file, seconds, messages lost); with phase "loop" the
     seconds are the publisher's loop time, with "flat" until the last message is written."""
-    from simrec_node.record import Recorder, RecordOptions, TopicSelection
+    from simrec_node.record import RecorderNode, RecordOptions, TopicSelection
 
     os.environ["SIMREC_DOMAIN"] = "compare" + uuid.uuid4().hex[:8]
     sink = Sink(path)
     sink.path = path.with_suffix(".mcap")
     sink.files = [sink.path]
-    recorder = Recorder(RecordOptions(output=sink.path, selection=TopicSelection(all=True)))
+    recorder = RecorderNode(RecordOptions(output=sink.path, selection=TopicSelection(all=True)))
     recorder.start()
     publisher = subprocess.Popen(
         [sys.executable, __file__, "--publish", json.dumps({**spec, "phase": phase})],

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from simrec_node.graph import GapCounter, InvalidNameError, ParameterError, Parameters, QoS, resolve_topic
-from simrec_node.graph.names import key_to_topic, topic_to_key
+from simrec_node.graph.names import (
+    key_to_topic,
+    normalize_namespace,
+    topic_to_key,
+    validate_domain,
+    validate_node_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,10 +28,35 @@ def test_topics_resolve_like_ros2(topic: str, namespace: str, expected: str) -> 
     assert resolve_topic(topic, namespace, "sim") == expected
 
 
-@pytest.mark.parametrize("bad", ["", "/", "/a//b", "/1abc", "/a b", "/a/*", "/a-b"])
+@pytest.mark.parametrize(
+    "bad", ["", "/", "/a//b", "//a", "/1abc", "/a b", "/a/*", "/a-b", "/a\n", "a\n", "~"]
+)
 def test_bad_topic_names_are_refused(bad: str) -> None:
     with pytest.raises(InvalidNameError):
         resolve_topic(bad)
+
+
+def test_private_names_need_a_node() -> None:
+    assert resolve_topic("~/x", "/", "rec") == "/rec/x"
+    with pytest.raises(InvalidNameError, match="'~' stands for a node"):
+        resolve_topic("~/x")  # was "//x", recorded as such
+
+
+@pytest.mark.parametrize("bad", ["sim\n", "sim/x", "", "1sim"])
+def test_node_names_with_a_newline_or_slash_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidNameError, match="invalid node name"):
+        validate_node_name(bad)
+
+
+@pytest.mark.parametrize("bad", ["7\n", "", "a b", "a/b"])
+def test_domains_with_a_newline_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidNameError, match="invalid graph domain"):
+        validate_domain(bad)
+
+
+def test_namespaces_with_a_newline_are_refused() -> None:
+    with pytest.raises(InvalidNameError, match="invalid namespace"):
+        normalize_namespace("/robot1\n")
 
 
 def test_wildcards_only_where_allowed() -> None:

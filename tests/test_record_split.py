@@ -13,7 +13,7 @@ from mcap.reader import make_reader
 
 from simrec_node.graph import Node
 from simrec_node.msgs import Scalars
-from simrec_node.record import Recorder, RecordError, RecordOptions, TopicSelection
+from simrec_node.record import RecorderNode, RecordError, RecordOptions, TopicSelection
 
 from .conftest import publisher_command, simrec_command, start_process, wait_for_line
 from .mcap_interop import node_validate
@@ -151,7 +151,7 @@ def test_snapshot_writes_the_ring_and_starts_it_again(domain: str, tmp_path: Pat
         snapshot_max_bytes=60 * len(Scalars(step=100).SerializeToString()),
         stats_period_s=0,
     )
-    with Recorder(options) as recorder, Node("snapshot_source") as node:
+    with RecorderNode(options) as recorder, Node("snapshot_source") as node:
         with pytest.raises(RecordError, match="buffer is empty"):
             recorder.snapshot()
         with pytest.raises(RecordError, match="splitting needs"):
@@ -176,7 +176,7 @@ def steps_in(path: Path) -> list[int]:
 
 def test_split_request_on_a_single_file_recording_is_refused(domain: str, tmp_path: Path) -> None:
     options = RecordOptions(output=tmp_path / "one.mcap", selection=TopicSelection(("/x",)), stats_period_s=0)
-    with Recorder(options) as recorder:
+    with RecorderNode(options) as recorder:
         with pytest.raises(RecordError, match="writes one file"):
             recorder.split()
         with pytest.raises(RecordError, match="not in snapshot mode"):
@@ -190,7 +190,7 @@ def test_flush_interval_puts_messages_on_disk_while_recording(domain: str, tmp_p
     options = RecordOptions(
         output=output, selection=TopicSelection(("/slow",)), flush_interval_s=0.2, stats_period_s=0
     )
-    with Recorder(options) as recorder, Node("flush_source") as node:
+    with RecorderNode(options) as recorder, Node("flush_source") as node:
         publish_steps(node, "/slow", range(20))
         wait_until(lambda: recorder.stats.written == 20)
         time.sleep(0.6)
@@ -207,7 +207,7 @@ def test_pause_skips_and_counts(domain: str, tmp_path: Path) -> None:
     options = RecordOptions(
         output=output, selection=TopicSelection(("/p",)), start_paused=True, stats_period_s=0
     )
-    with Recorder(options) as recorder, Node("pause_source") as node:
+    with RecorderNode(options) as recorder, Node("pause_source") as node:
         assert recorder.status()["state"] == "paused"
         publisher = node.create_publisher(Scalars, "/p")
         assert publisher.wait_for_subscribers(20.0)

@@ -22,7 +22,7 @@ from .status import StatusLine
 
 if TYPE_CHECKING:
     from simrec_node.demo import DemoSim
-    from simrec_node.record import Recorder
+    from simrec_node.record import RecorderNode
 
 _DRAIN_TIMEOUT_S = 3.0
 
@@ -128,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
     return report_recording(recorder, output, demo.node.domain)
 
 
-def _start_recorder(output, domain: str | None) -> Recorder:
+def _start_recorder(output, domain: str | None) -> RecorderNode:
     """A recorder of every topic, in this process: started before the demo publishes."""
-    from simrec_node.record import Recorder, RecordOptions, TopicSelection
+    from simrec_node.record import RecorderNode, RecordOptions, TopicSelection
 
     if output.exists():  # prepare_output allowed it: --overwrite
         output.unlink()
@@ -140,7 +140,7 @@ def _start_recorder(output, domain: str | None) -> Recorder:
         domain=domain,
         command_line=shlex.join(["simrec", *sys.argv[1:]]),
     )
-    recorder = Recorder(options)
+    recorder = RecorderNode(options)
     recorder.start()
     return recorder
 
@@ -160,7 +160,7 @@ def _announce(demo: DemoSim, output: object, replacing: str | None) -> None:
         print(f"recording all topics to {output}", file=sys.stderr, flush=True)
 
 
-def _status_text(demo: DemoSim, recorder: Recorder | None, elapsed: float) -> str:
+def _status_text(demo: DemoSim, recorder: RecorderNode | None, elapsed: float) -> str:
     sim = demo.sim
     text = f"sim {sim.sim_time:7.1f} s  step {sim.step_count:,}  episodes {sim.episodes_finished:,}"
     if recorder is None:
@@ -168,7 +168,7 @@ def _status_text(demo: DemoSim, recorder: Recorder | None, elapsed: float) -> st
     return f"{recording_status(recorder, elapsed)}  |  {text}"
 
 
-def _wait_for_delivery(recorder: Recorder, published: dict[str, int]) -> None:
+def _wait_for_delivery(recorder: RecorderNode, published: dict[str, int]) -> None:
     """Give what the demo sent time to reach the recorder before the file is closed."""
     deadline = time.monotonic() + _DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:

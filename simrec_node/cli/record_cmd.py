@@ -9,7 +9,13 @@ import time
 from pathlib import Path
 
 from simrec_node.graph.node_args import NodeArgs
-from simrec_node.record import Recorder, RecordOptions, TopicSelection, prepare_output, prepare_split_output
+from simrec_node.record import (
+    RecorderNode,
+    RecordOptions,
+    TopicSelection,
+    prepare_output,
+    prepare_split_output,
+)
 from simrec_node.record.keyboard import HELP as KEYS_HELP
 from simrec_node.record.keyboard import RecordKeys
 
@@ -202,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = install_stop_handlers()
     live = start_live(args, selection.accepts)
-    recorder = Recorder(options, tap=live.forward if live else None)
+    recorder = RecorderNode(options, tap=live.forward if live else None)
     if live:
         live.yield_to(recorder.is_behind)
     try:
@@ -245,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _start_keys(recorder: Recorder, args: argparse.Namespace) -> RecordKeys | None:
+def _start_keys(recorder: RecorderNode, args: argparse.Namespace) -> RecordKeys | None:
     """Space pauses/resumes, s splits, n snapshots: only when stdin is a terminal."""
     if args.disable_keyboard_controls or not RecordKeys.available():
         return None

@@ -12,10 +12,10 @@ from simrec_node.record.stats_topic import STATS_TOPIC
 from .status import human_bytes
 
 if TYPE_CHECKING:
-    from simrec_node.record import Recorder
+    from simrec_node.record import RecorderNode
 
 
-def recording_status(recorder: Recorder, elapsed: float) -> str:
+def recording_status(recorder: RecorderNode, elapsed: float) -> str:
     """The recorder's half of a live status line: volume, rate, drops, queue fill."""
     stats = recorder.stats
     rate = stats.written / elapsed if elapsed > 0 else 0.0
@@ -49,7 +49,7 @@ def _file_bytes(files: list[Path]) -> int:
     return sum(os.path.getsize(path) for path in files if os.path.exists(path))
 
 
-def report_recording(recorder: Recorder, output: object, domain: str) -> int:
+def report_recording(recorder: RecorderNode, output: object, domain: str) -> int:
     """What was written and what was lost, per topic; the exit code (1 if writing failed or
     nothing on ``domain`` was found to record)."""
     stats = recorder.stats

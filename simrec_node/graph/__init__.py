@@ -1,4 +1,4 @@
-"""The ROS 2-style node graph on Eclipse Zenoh: nodes, typed topics, QoS, discovery."""
+"""The ROS 2-style node graph on Eclipse Zenoh: nodes, typed topics, services, QoS, discovery."""
 
 from .discovery import Endpoint
 from .names import InvalidNameError, resolve_topic
@@ -8,6 +8,7 @@ from .parameters import ParameterError, Parameters
 from .publisher import Publisher
 from .qos import BEST_EFFORT, LATCHED, RELIABLE, SENSOR_DATA, Durability, QoS, Reliability
 from .sequence import GapCounter
+from .service import Service, ServiceReply
 from .subscription import Subscription
 from .timer import Timer
 from .types import TypeInfo
@@ -31,6 +32,8 @@ __all__ = [
     "QoS",
     "RawMessage",
     "Reliability",
+    "Service",
+    "ServiceReply",
     "Subscription",
     "Timer",
     "TypeInfo",

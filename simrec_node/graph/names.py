@@ -14,9 +14,10 @@ import re
 from simrec_node.errors import SimrecError
 
 DEFAULT_DOMAIN_ENV = "SIMREC_DOMAIN"
-_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PATTERN_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\*|\*\*)$")
-_DOMAIN = re.compile(r"^[A-Za-z0-9_-]+$")
+# fullmatch, never ``$``: ``$`` also matches before a trailing newline ("state\n" would pass).
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATTERN_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\*|\*\*")
+_DOMAIN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class InvalidNameError(SimrecError, ValueError):
@@ -29,15 +30,15 @@ def default_domain() -> str:
 
 
 def validate_domain(domain: str) -> str:
-    if not _DOMAIN.match(domain):
+    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
         raise InvalidNameError(f"invalid graph domain {domain!r}: use letters, digits, '_' or '-'")
     return domain
 
 
 def _check_tokens(name: str, what: str, allow_wildcards: bool = False) -> None:
     token = _PATTERN_TOKEN if allow_wildcards else _TOKEN
-    parts = name.strip("/").split("/")
-    if not name.startswith("/") or name == "/" or not all(token.match(p) for p in parts):
+    parts = name[1:].split("/")  # "//x" has an empty part: refused, not read as "/x"
+    if not name.startswith("/") or name == "/" or not all(token.fullmatch(p) for p in parts):
         hint = " ('*' and '**' may stand for whole parts)" if allow_wildcards else ""
         raise InvalidNameError(
             f"invalid {what} {name!r}: use /-separated parts of letters, digits and '_', "
@@ -54,7 +55,7 @@ def normalize_namespace(namespace: str) -> str:
 
 
 def validate_node_name(name: str) -> str:
-    if not _TOKEN.match(name):
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
         raise InvalidNameError(f"invalid node name {name!r}: use letters, digits and '_'")
     return name
 
@@ -63,10 +64,14 @@ def resolve_topic(
     topic: str, namespace: str = "/", node_name: str = "", *, allow_wildcards: bool = False
 ) -> str:
     """Resolve a topic as ROS 2 does: absolute stays, ``~`` is the node, else under namespace."""
-    if not topic:
-        raise InvalidNameError("empty topic name")
+    if not isinstance(topic, str) or not topic:
+        raise InvalidNameError(f"invalid topic name {topic!r}: give a non-empty string such as '/sim/state'")
     ns = normalize_namespace(namespace)
     if topic.startswith("~"):
+        if not node_name:
+            raise InvalidNameError(
+                f"invalid topic name {topic!r}: '~' stands for a node, and there is none here"
+            )
         base = ns.rstrip("/") + "/" + node_name
         full = base + "/" + topic[1:].lstrip("/") if topic != "~" else base
     elif topic.startswith("/"):

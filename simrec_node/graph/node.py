@@ -22,6 +22,7 @@ from .parameter_service import ParameterServer
 from .parameters import Parameters, ParameterValue
 from .publisher import Publisher
 from .qos import RELIABLE, QoS
+from .service import Service, ServiceHandler, ServiceReply, call_service
 from .session import acquire_session, release_session, shared_memory_pool
 from .subscription import Subscription
 from .timer import Timer
@@ -58,7 +59,7 @@ class Node:
         self._known_types: dict[str, TypeInfo] = {}
         self._schema_queryable: zenoh.Queryable | None = None
         self._parameter_server: ParameterServer | None = None
-        self._entities: list[Publisher | Subscription | Timer] = []
+        self._entities: list[Publisher | Subscription | Timer | Service] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -114,6 +115,41 @@ class Node:
         timer = Timer(period_s, callback)
         self._track(timer)
         return timer
+
+    def create_service(self, name: str, handler: ServiceHandler) -> Service:
+        """Answer calls of service ``name`` (resolved like a topic) with ``handler(request) -> reply``.
+
+        The handler runs on a Zenoh thread; an exception it raises reaches the caller as an error.
+        """
+        self._require_open()
+        service = Service(
+            self._session, self.domain, self.resolve_topic(name), self.fully_qualified_name, handler
+        )
+        self._track(service)
+        return service
+
+    def call_service(
+        self,
+        name: str,
+        request: str = "",
+        *,
+        node: str | None = None,
+        timeout_s: float = 2.0,
+        answer_s: float = 30.0,
+    ) -> list[ServiceReply]:
+        """Call service ``name`` on every node of the domain that serves it (or only ``node``).
+
+        Waits up to ``timeout_s`` for a server to appear and ``answer_s`` for the replies."""
+        self._require_open()
+        return call_service(
+            self._session,
+            self.domain,
+            self.resolve_topic(name),
+            request,
+            node=node,
+            timeout_s=timeout_s,
+            answer_s=answer_s,
+        )
 
     def declare_parameter(self, name: str, default: ParameterValue) -> ParameterValue:
         with self._lock:  # a node with parameters can be asked for them over the graph
@@ -189,7 +225,7 @@ class Node:
         if self._session is None:
             raise RuntimeError(f"node {self.fully_qualified_name} is shut down")
 
-    def _track(self, entity: Publisher | Subscription | Timer) -> None:
+    def _track(self, entity: Publisher | Subscription | Timer | Service) -> None:
         with self._lock:
             if self._session is None:
                 entity.cancel() if isinstance(entity, Timer) else entity.close()

@@ -10,7 +10,9 @@ from typing import Any
 from .episodes import EPISODE_TOPIC
 from .errors import (
     IntegrationError,
+    InvalidTimeError,
     RecorderClosedError,
+    RecorderNotClosedWarning,
     ServeUnavailableError,
     TopicTypeError,
     UnsupportedValueError,
@@ -21,10 +23,12 @@ from .triggers import VideoTrigger, capped_cubic_video_schedule
 __all__ = [
     "EPISODE_TOPIC",
     "IntegrationError",
+    "InvalidTimeError",
     "RecordRollout",
     "RecordVectorRollout",
     "Recorder",
     "RecorderClosedError",
+    "RecorderNotClosedWarning",
     "ServeUnavailableError",
     "TopicTypeError",
     "UnsupportedValueError",

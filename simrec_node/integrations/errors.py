@@ -23,3 +23,13 @@ class RecorderClosedError(IntegrationError, RuntimeError):
 
 class ServeUnavailableError(IntegrationError, NotImplementedError):
     """``serve=True`` was asked for but no in-process live bridge is available."""
+
+
+class InvalidTimeError(IntegrationError, ValueError):
+    """``sim_time``, ``stamp_ns`` or ``step`` given to ``rec.log`` is out of range (an MCAP time
+    is 0 .. 2**64-1 ns); raised at the call, naming the topic."""
+
+
+class RecorderNotClosedWarning(UserWarning):
+    """A ``Recorder`` was never closed: the interpreter exited, or it was garbage-collected,
+    while open. The file was finished then; call ``close()`` (or use ``with``) to say when."""

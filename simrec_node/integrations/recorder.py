@@ -1,41 +1,80 @@
-"""``Recorder``: record from inside the simulation process straight into an MCAP file.
+"""``Recorder``: the in-process front end of the recording engine (``simrec_node.Recorder``).
 
-No recorder process and no transport: ``log`` serializes (one copy, so the simulator may
-overwrite its buffers at once) and queues; a writer thread writes the MCAP file with the same
-layout ``simrec record`` produces (protobuf schemas, one channel per topic, ``log_time`` = wall
-clock at ``log``, ``publish_time`` = sim time when given, per-topic sequence numbers, the
-``simrec.recording`` and ``simrec.topic_stats`` metadata). ``publish=True`` also puts every
-message on the node graph; ``serve=True`` shows them in Foxglove through the live bridge.
+No recorder process and no transport: ``log`` checks its input, serializes (one copy, so the
+simulator may overwrite its buffers at once) and hands the message to the same engine
+``simrec record`` runs (``simrec_node.record``): bounded queue, writer thread, flush +
+``fdatasync`` every second, splitting, snapshots, a full disk, stats. The file has the layout
+``simrec record`` produces (protobuf schemas, one channel per topic, ``log_time`` = wall clock
+at ``log``, ``publish_time`` = sim time when given, per-topic sequence numbers counting every
+message logged, so a dropped one is a gap; the ``simrec.recording`` and ``simrec.topic_stats``
+metadata). ``publish=True`` also puts every message on the node graph; ``serve=True`` shows
+them in Foxglove through the live bridge; ``control=True`` (implied by either) lets
+``simrec recorder status|pause|split|snapshot`` reach this recorder.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import math
+import numbers
 import os
-import socket
-import sys
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from simrec_node.graph import resolve_topic
+import numpy as np
+
+from simrec_node.graph import RawMessage, TypeInfo, resolve_topic
+from simrec_node.graph.names import validate_node_name
 from simrec_node.msgs import Episode
-from simrec_node.record import RecordingStats, TopicStats, open_writer, prepare_output, writer_behind
-from simrec_node.version import __version__
+from simrec_node.msgs.tensor_codec import encode_tensor
+from simrec_node.record import (
+    EngineOptions,
+    Item,
+    LaterPayload,
+    RecordingEngine,
+    RecordingStats,
+    TopicStats,
+    prepare_output,
+    prepare_split_output,
+    recording_metadata,
+)
 
 from .episodes import EPISODE_TOPIC, EpisodeTracker
-from .errors import RecorderClosedError, ServeUnavailableError, TopicTypeError
-from .values import Encoded, encode_value
+from .errors import (
+    InvalidTimeError,
+    RecorderClosedError,
+    RecorderNotClosedWarning,
+    ServeUnavailableError,
+    TopicTypeError,
+)
+from .values import TENSOR_INFO, TENSOR_KINDS, encode_array, encode_value
+
+TENSOR_NAME = TENSOR_INFO.name
 
 __all__ = ["Recorder"]
 
 _WHEN_FULL = ("block", "drop")
+_ON_DISK_FULL = ("stop", "pause")
 _IMAGE_FORMATS = ("jpeg", "png")
+_MAX_STAMP_NS = 2**64 - 1  # MCAP stores times as uint64 nanoseconds
+_MAX_STEP = 2**63 - 1  # int64 in the message types
+_MAX_SIM_TIME = 1.8e10  # s: below 2**64 ns however the float rounds (570 years)
+
+# Recorders not closed yet: finished at interpreter exit (weak: a dropped one is collected).
+_OPEN: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_recorders() -> None:
+    for recorder in list(_OPEN):
+        recorder._finish_forgotten("the interpreter is exiting")
 
 
 @dataclass
@@ -49,33 +88,114 @@ class _Source:
     next_due: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Topic:
+    name: str  # resolved
     stats: TopicStats
-    type_name: str
+    type_name: str = ""
     sequence: int = 0
 
 
-# A queued message: (topic, stats, encoded, log_time, publish_time, sequence, size).
-# A queued metadata record has topic None and (name, values) in place of stats/encoded.
-_Item = tuple
+def _stamp_ns(name: str, stamp_ns: Any) -> int:
+    """``stamp_ns`` as MCAP stores it (uint64 ns), or an error naming the topic."""
+    if stamp_ns.__class__ is int and 0 <= stamp_ns <= _MAX_STAMP_NS:
+        return stamp_ns
+    if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
+        raise InvalidTimeError(f"stamp_ns on {name} must be an integer of nanoseconds, not {stamp_ns!r}")
+    value = int(stamp_ns)
+    if not 0 <= value <= _MAX_STAMP_NS:
+        raise InvalidTimeError(f"stamp_ns on {name} is out of range: {value} (0 .. 2**64-1 ns)")
+    return value
+
+
+def _sim_stamp_ns(name: str, sim_time: Any) -> int:
+    """``sim_time`` seconds as uint64 ns, or an error naming the topic."""
+    if sim_time.__class__ is float and 0 <= sim_time < _MAX_SIM_TIME:  # NaN fails the compare
+        return round(sim_time * 1e9)
+    if isinstance(sim_time, bool) or not isinstance(sim_time, numbers.Real):
+        raise InvalidTimeError(f"sim_time on {name} must be a number of seconds, not {sim_time!r}")
+    value = float(sim_time)
+    if not math.isfinite(value) or value < 0 or value >= _MAX_SIM_TIME:
+        raise InvalidTimeError(f"sim_time on {name} must be >= 0 and finite, got {sim_time}")
+    return round(value * 1e9)
+
+
+def _check_step(name: str, step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not 0 <= step <= _MAX_STEP:
+        raise InvalidTimeError(f"step on {name} must be an integer from 0 to 2**63-1, not {step!r}")
+    return int(step)
+
+
+class _GraphShare:
+    """Publishes each written message on the graph and forwards it to the live bridge; runs on
+    the writer thread. Holds no reference to the ``Recorder`` (so an abandoned one is collected)."""
+
+    def __init__(self, node: Any, bridge: Any, types: dict[str, TypeInfo]) -> None:
+        self.node = node
+        self.bridge = bridge
+        self._types = types
+        self._publishers: dict[str, Any] = {}
+        self._failed = False
+
+    def __call__(self, item: Item, data: bytes) -> None:
+        _, topic, type_name, _, sequence, log_time, publish_time, _ = item
+        try:
+            publisher = self._publishers.get(topic)
+            if publisher is None:
+                publisher = self._publishers[topic] = self.node.create_publisher(
+                    self._types[type_name], topic
+                )
+            publisher.publish(data, stamp_ns=publish_time)
+            if self.bridge is not None:
+                self.bridge.forward(
+                    RawMessage(
+                        topic, type_name, data, publisher.publisher_id, sequence, publish_time, log_time
+                    )
+                )
+        except Exception as exc:  # the file comes first: say it once, keep recording
+            if not self._failed:
+                self._failed = True
+                warnings.warn(f"simrec: cannot publish {topic} live: {exc}", stacklevel=1)
+
+    def close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+        if self.node is not None:
+            self.node.shutdown()
+            self.node = None
 
 
 class Recorder:
-    """Record a simulation in-process into ``path`` (an MCAP file).
+    """Record a simulation in-process into ``path`` (an MCAP file, or a directory of numbered
+    files when splitting or in snapshot mode).
 
     Args:
-        path: output file; ``.mcap`` is appended when it has no suffix.
+        path: output file; ``.mcap`` is appended when it has no suffix. A split or snapshot
+            recording writes ``path/<name>_0.mcap``, ``path/<name>_1.mcap``, ...
         serve: also serve the messages live to Foxglove (WebSocket on 127.0.0.1:``serve_port``).
         publish: also publish every message on the node graph (``simrec record`` in another
             process and ``simrec serve`` then see them).
+        control: answer ``simrec recorder status|pause|resume|split|snapshot`` over the graph
+            (default: when ``publish`` or ``serve`` puts the recorder on the graph anyway).
         compression: ``"zstd"``, ``"lz4"`` or ``"none"``.
         overwrite: replace an existing file instead of refusing.
         queue_size: messages held for the writer thread before ``when_full`` applies.
         max_queue_bytes: bytes held for the writer thread before ``when_full`` applies.
         when_full: ``"block"`` the simulation until the writer catches up, or ``"drop"`` the
-            message (counted per topic as ``queue_dropped``).
+            message (counted per topic as ``queue_dropped``; its sequence number is a gap).
         image_format: ``"jpeg"`` or ``"png"`` (lossless) for ``log_image``.
+        flush_interval: seconds between flushes (+ ``fdatasync``) of the open chunk: a killed
+            process loses at most this much (``simrec recover`` rebuilds the file). 0: only
+            full chunks.
+        max_bag_size / max_bag_duration: start the next numbered file at this many bytes /
+            seconds (as ``simrec record -b`` / ``--max-bag-duration``).
+        snapshot: keep the last ``snapshot_max_bytes`` / ``snapshot_duration`` seconds in
+            memory; ``snapshot()`` writes them to the next numbered file.
+        min_free_space: close the file before the disk has fewer bytes free than this.
+        on_disk_full: ``"stop"`` (close the file cleanly; the next ``log`` and ``close()`` raise)
+            or ``"pause"`` (split recordings: wait for room, go on in the next file).
+        start_paused: start paused (``resume()`` starts recording).
 
     Raises:
         OutputError: the file exists (without ``overwrite``) or cannot be written.
@@ -87,6 +207,7 @@ class Recorder:
         *,
         serve: bool = False,
         publish: bool = False,
+        control: bool | None = None,
         compression: str = "zstd",
         overwrite: bool = False,
         queue_size: int = 1024,
@@ -97,51 +218,106 @@ class Recorder:
         node_name: str = "simrec_inprocess",
         serve_port: int = 8765,
         meta: dict[str, str] | None = None,
+        flush_interval: float = 1.0,
+        max_bag_size: int | None = None,
+        max_bag_duration: float | None = None,
+        snapshot: bool = False,
+        snapshot_max_bytes: int = 256 * 1024 * 1024,
+        snapshot_duration: float | None = None,
+        min_free_space: int = 0,
+        on_disk_full: str = "stop",
+        start_paused: bool = False,
+        chunk_size: int = 4 * 1024 * 1024,
     ) -> None:
+        self._closed = True  # until the engine runs: __del__ and atexit leave it alone
         if when_full not in _WHEN_FULL:
             raise ValueError(f"when_full must be 'block' or 'drop', not {when_full!r}")
+        if on_disk_full not in _ON_DISK_FULL:
+            raise ValueError(f"on_disk_full must be 'stop' or 'pause', not {on_disk_full!r}")
         if image_format not in _IMAGE_FORMATS:
             raise ValueError(f"image_format must be 'jpeg' or 'png', not {image_format!r}")
         if queue_size < 1 or max_queue_bytes < 1:
             raise ValueError("queue_size and max_queue_bytes must be positive")
-        self.path: Path = prepare_output(path, overwrite=overwrite)
+        if flush_interval < 0:
+            raise ValueError(f"flush_interval must be >= 0 seconds, not {flush_interval}")
+        if (max_bag_size is not None and max_bag_size <= 0) or (
+            max_bag_duration is not None and max_bag_duration <= 0
+        ):
+            raise ValueError("max_bag_size and max_bag_duration must be positive")
+        self.node_name = validate_node_name(node_name)
+        options = EngineOptions(
+            output=Path(path),
+            compression=compression,
+            chunk_size=chunk_size,
+            max_queue_bytes=max_queue_bytes,
+            max_queue_messages=queue_size,
+            block_when_full=when_full == "block",
+            flush_interval_s=flush_interval,
+            max_file_bytes=max_bag_size,
+            max_file_duration_s=max_bag_duration,
+            snapshot_mode=snapshot,
+            snapshot_max_bytes=snapshot_max_bytes,
+            snapshot_duration_s=snapshot_duration,
+            start_paused=start_paused,
+            min_free_bytes=min_free_space,
+            pause_on_disk_full=on_disk_full == "pause",
+        )
+        if options.split:
+            self.path: Path = prepare_split_output(path, overwrite=overwrite).path
+        else:
+            self.path = prepare_output(path, overwrite=overwrite)
+        options.output = self.path
         self.image_format = image_format
-        self.stats = RecordingStats()
-        self._block = when_full == "block"
-        self._queue_size = queue_size
-        self._max_bytes = max_queue_bytes
-        self._queue: deque[_Item] = deque()
-        self._queued_bytes = 0
-        self._cond = threading.Condition()
-        self._writer_idle = False
-        self._closing = False
-        self._closed = False
-        self._error: BaseException | None = None
+        self._types: dict[str, TypeInfo] = {}
         self._topics: dict[str, _Topic] = {}
-        self._names: dict[str, str] = {}
         self._sources: list[_Source] = []
         self._episodes = EpisodeTracker()
         self._step_calls = 0
         self._last_step = 0
         self._stepped = False
         self._last_time = 0.0
-        self._node = None
-        self._bridge = None
-        self._writer = open_writer(self.path, compression=compression, library=f"simrec {__version__}")
+        self._share: _GraphShare | None = None
+        self._control = None
+        if control is None:
+            control = serve or publish
+        started_ns = time.time_ns()
+        if serve or publish or control:
+            self._share = self._join_graph(domain, serve, serve_port)
+        metadata = {
+            "simrec.recording": {
+                **recording_metadata(
+                    started_ns, self._share.node.domain if self._share else "", self.node_name
+                ),
+                "mode": "in-process",
+            }
+        }
+        if meta:
+            metadata["simrec.meta"] = {str(k): str(v) for k, v in meta.items()}
+        self._engine = engine = RecordingEngine(
+            options,
+            metadata=metadata,
+            lookup_type=self._types.get,
+            name=f"/{self.node_name}",
+            on_written=self._share if (serve or publish) else None,
+        )
+        self.stats: RecordingStats = engine.stats
         try:
-            if serve or publish:
-                self._join_graph(domain, node_name, serve, serve_port)
-            self._writer.add_metadata("simrec.recording", self._recording_metadata(node_name))
-            if meta:
-                self._writer.add_metadata("simrec.meta", {str(k): str(v) for k, v in meta.items()})
+            engine.start()
+            if control:
+                from simrec_node.record.control import ControlServer
+
+                self._control = ControlServer(self._share.node, engine)
         except BaseException:
-            self._leave_graph()
-            self._writer.close()
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(Exception):
+                engine.close()
+            if self._share is not None:
+                self._share.close()
+            if not options.split:
+                self.path.unlink(missing_ok=True)
             raise
-        self._publishers: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._write_loop, name="simrec in-process writer", daemon=True)
-        self._thread.start()
+        self._closed = False
+        self._offer = engine.offer
+        _OPEN.add(self)
 
     # ------------------------------------------------------------------ logging
 
@@ -161,35 +337,65 @@ class Recorder:
         The value is copied before this returns, so the caller may reuse its buffers.
 
         Raises:
+            InvalidNameError: ``topic`` is not a valid topic name.
+            InvalidTimeError: ``sim_time``, ``stamp_ns`` or ``step`` is out of range.
             UnsupportedValueError: simrec has no message type for ``value``.
             TopicTypeError: ``topic`` was logged before with another type.
             RecorderClosedError: after ``close()``, or once writing the file failed.
         """
         log_time = time.time_ns()
-        self._check_open()
-        name = self._names.get(topic) or self._resolve(topic)
+        if self._closed or self._engine.write_error is not None:
+            self._check_open()  # raises
+        state = self._topics.get(topic)
+        if state is None:
+            state = self._new_topic(topic)
+        name = state.name
         if stamp_ns is not None:
-            publish_time = int(stamp_ns)
+            publish_time = _stamp_ns(name, stamp_ns)
         elif sim_time is not None:
-            if sim_time < 0:
-                raise ValueError(f"sim_time must be >= 0, got {sim_time} on {name}")
-            publish_time = round(sim_time * 1e9)
+            publish_time = _sim_stamp_ns(name, sim_time)
         else:
             publish_time = log_time
         if step is not None:
+            if step.__class__ is not int or not 0 <= step <= _MAX_STEP:  # the common case, cheaply
+                step = _check_step(name, step)
             self._last_step, self._stepped = step, True
         if sim_time is not None:
             self._last_time = sim_time
-        encoded = encode_value(
-            name,
-            value,
-            step=step,
-            sim_time=sim_time,
-            image=image,
-            image_format=self.image_format,
-            stamp_ns=publish_time,
-        )
-        self._enqueue(name, encoded, log_time, publish_time)
+        if value.__class__ is np.ndarray and not image:  # the common case, without the detours
+            if value.dtype.kind in TENSOR_KINDS:
+                try:
+                    data = encode_tensor(value)
+                except TypeError:  # a dtype the codec lacks: encode_array says which
+                    data = encode_array(name, value)
+            else:
+                data = encode_array(name, value)  # raises, naming the topic and dtype
+            type_name = TENSOR_NAME
+            if type_name != state.type_name:
+                self._set_type(state, TENSOR_INFO)
+        else:
+            encoded = encode_value(
+                name,
+                value,
+                step=step,
+                sim_time=sim_time,
+                image=image,
+                image_format=self.image_format,
+                stamp_ns=publish_time,
+            )
+            type_name = encoded.type_info.name
+            if type_name != state.type_name:
+                self._set_type(state, encoded.type_info)
+            data = encoded.data
+        stats = state.stats
+        stats.received += 1
+        sequence = state.sequence
+        state.sequence = sequence + 1  # every message logged has a number: a drop is a gap
+        if data is not None:
+            self._offer((stats, name, type_name, data, sequence, log_time, publish_time, len(data)))
+        else:
+            later = LaterPayload(encoded.finish)
+            self._offer((stats, name, type_name, later, sequence, log_time, publish_time, encoded.host_bytes))
 
     def log_image(
         self, topic: str, image: Any, *, sim_time: float | None = None, stamp_ns: int | None = None
@@ -200,11 +406,9 @@ class Recorder:
     def add_metadata(self, name: str, values: dict[str, str]) -> None:
         """Write an MCAP metadata record (in order with the messages logged so far)."""
         self._check_open()
-        values = {str(k): str(v) for k, v in values.items()}
-        with self._cond:
-            self._queue.append((None, name, values, 0, 0, 0, 0))
-            if self._writer_idle:
-                self._cond.notify_all()
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a metadata record needs a name (a non-empty string), not {name!r}")
+        self._engine.add_metadata(name, {str(k): str(v) for k, v in values.items()})
 
     # ------------------------------------------------------------------ Genesis-style sampling
 
@@ -294,41 +498,77 @@ class Recorder:
         self.log(EPISODE_TOPIC, episode, sim_time=sim_time, step=step)
         return episode
 
+    # ------------------------------------------------------------------ control
+
+    @property
+    def paused(self) -> bool:
+        return self._engine.paused
+
+    def pause(self) -> None:
+        """Stop recording what is logged (counted per topic as ``paused_skipped``) until ``resume()``."""
+        self._engine.pause()
+
+    def resume(self) -> None:
+        self._engine.resume()
+
+    def split(self) -> Path:
+        """Close the open file now and go on in the next (needs ``max_bag_size`` or
+        ``max_bag_duration``); returns the file just closed."""
+        self._check_open()
+        return self._engine.split()
+
+    def snapshot(self) -> Path:
+        """Write the snapshot buffer to the next numbered file (``snapshot=True``); returns it."""
+        self._check_open()
+        return self._engine.snapshot()
+
+    def status(self) -> dict[str, object]:
+        """State, files and counts, as ``simrec recorder status --json`` shows them."""
+        return self._engine.status()
+
+    @property
+    def files(self) -> list[Path]:
+        """The files written so far, the open one last."""
+        return self._engine.files
+
+    @property
+    def notices(self) -> list[str]:
+        """What the recording has to say (each pause for a full disk, a file left unindexed)."""
+        return self._engine.notices
+
     # ------------------------------------------------------------------ lifecycle
 
     def sync(self, timeout: float | None = None) -> bool:
         """Wait until everything logged so far is written; False if ``timeout`` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._queue or not self._writer_idle:
-                if self._error is not None or not self._thread.is_alive():
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
-        return True
+        return self._engine.sync(timeout)
 
     def close(self) -> None:
         """Write what is queued, the topic stats and the MCAP summary; close the file.
 
-        Safe to call twice. Raises ``RecorderClosedError`` if writing the file failed.
-        """
+        Safe to call twice. The file is complete and indexed even when writing failed (a full
+        disk: it holds what fit, and its stats count just that); ``RecorderClosedError`` then
+        says what happened."""
         if self._closed:
             return
         self._closed = True
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join()
+        _OPEN.discard(self)
         try:
-            if self._error is None:
-                self._writer.add_metadata("simrec.topic_stats", self.stats.as_metadata())
-            self._writer.close()
+            self._engine.close()
+        except OSError as exc:  # the summary itself did not fit: one clear error, not a bare OSError
+            raise RecorderClosedError(
+                f"closing {self.path} failed: {exc.strerror or exc}; `simrec recover {self.path}` "
+                "rebuilds what is there"
+            ) from exc
         finally:
-            self._leave_graph()
-        if self._error is not None:
-            raise RecorderClosedError(f"recording to {self.path} failed: {self._error}") from self._error
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._share is not None:
+                self._share.close()
+                self._share = None
+        error = self._engine.write_error
+        if error is not None:
+            raise RecorderClosedError(f"recording to {self.path} failed: {error}") from error
 
     @property
     def closed(self) -> bool:
@@ -337,7 +577,8 @@ class Recorder:
     @property
     def live_url(self) -> str | None:
         """The Foxglove URL with ``serve=True``, else None."""
-        return self._bridge.url if self._bridge is not None else None
+        bridge = self._share.bridge if self._share is not None else None
+        return bridge.url if bridge is not None else None
 
     def __enter__(self) -> Recorder:
         return self
@@ -351,149 +592,72 @@ class Recorder:
         with contextlib.suppress(RecorderClosedError):  # keep the file valid, let the error through
             self.close()
 
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._finish_forgotten("it was garbage-collected")
+
+    def _finish_forgotten(self, why: str) -> None:
+        """Finish a file its owner never closed, and say so: data is kept, the mistake is heard."""
+        with contextlib.suppress(Exception):
+            warnings.warn(
+                f"simrec: the Recorder of {self.path} was not closed; {why}, so it is closed now "
+                "(call close() or use `with Recorder(...)`)",
+                RecorderNotClosedWarning,
+                stacklevel=2,
+            )
+        with contextlib.suppress(Exception):
+            self.close()
+
     # ------------------------------------------------------------------ caller-side internals
 
     def _check_open(self) -> None:
         if self._closed:
             raise RecorderClosedError(f"the recorder of {self.path} is closed: log before close()")
-        if self._error is not None:
-            raise RecorderClosedError(f"recording to {self.path} failed: {self._error}")
+        error = self._engine.write_error
+        if error is not None:
+            raise RecorderClosedError(f"recording to {self.path} failed: {error}") from error
 
     def _resolve(self, topic: str) -> str:
-        name = resolve_topic(topic)
-        self._names[topic] = name
-        return name
+        return resolve_topic(topic, "/", self.node_name)
 
-    def _enqueue(self, name: str, encoded: Encoded, log_time: int, publish_time: int) -> None:
-        size = encoded.queued_bytes
-        type_name = encoded.type_info.name
-        with self._cond:
-            state = self._topics.get(name)
-            if state is None:
-                state = self._topics[name] = _Topic(self.stats.topic(name), type_name)
-            elif state.type_name != type_name:
-                raise TopicTypeError(
-                    f"{name} carries {state.type_name}, cannot log a {type_name} on it: use another topic"
-                )
-            stats = state.stats
-            stats.received += 1
-            if not self._has_room(size):
-                stats.queue_dropped += 1
-                return
-            self._queue.append((name, stats, encoded, log_time, publish_time, state.sequence, size))
-            state.sequence += 1
-            self._queued_bytes += size
-            if self._writer_idle:
-                self._cond.notify_all()
+    def _new_topic(self, topic: str) -> _Topic:
+        name = self._resolve(topic)
+        for state in self._topics.values():  # "x" and "/x" are one topic
+            if state.name == name:
+                break
+        else:
+            state = _Topic(name, self.stats.topic(name))
+        self._topics[topic] = state
+        return state
 
-    def _has_room(self, size: int) -> bool:
-        """Called with the lock held; waits for room when blocking. False: drop the message."""
-        while len(self._queue) >= self._queue_size or (
-            self._queued_bytes and self._queued_bytes + size > self._max_bytes
-        ):
-            if not self._block or self._error is not None or not self._thread.is_alive():
-                return False
-            self._cond.wait(0.1)
-        return True
-
-    def _recording_metadata(self, node_name: str) -> dict[str, str]:
-        return {
-            "simrec_version": __version__,
-            "command_line": " ".join(sys.argv),
-            "host": socket.gethostname(),
-            "start_time_ns": str(time.time_ns()),
-            "domain": self._node.domain if self._node is not None else "",
-            "node_name": node_name,
-            "mode": "in-process",
-        }
+    def _set_type(self, state: _Topic, type_info: TypeInfo) -> None:
+        if state.type_name:
+            raise TopicTypeError(
+                f"{state.name} carries {state.type_name}, cannot log a {type_info.name} on it: "
+                "use another topic"
+            )
+        self._types.setdefault(type_info.name, type_info)
+        state.type_name = type_info.name
 
     # ------------------------------------------------------------------ graph and live view
 
-    def _join_graph(self, domain: str | None, node_name: str, serve: bool, serve_port: int) -> None:
+    def _join_graph(self, domain: str | None, serve: bool, serve_port: int) -> _GraphShare:
         from simrec_node.graph import Node
 
+        bridge = None
         if serve:
-            self._bridge = _start_bridge(domain, serve_port)
-            self._bridge.yield_to(self._is_behind)
-        self._node = Node(node_name, domain=domain)
-
-    def _is_behind(self) -> bool:
-        return writer_behind(self._queued_bytes, self._max_bytes)
-
-    def _leave_graph(self) -> None:
-        if self._bridge is not None:
-            self._bridge.stop()
-            self._bridge = None
-        if self._node is not None:
-            self._node.shutdown()
-            self._node = None
-
-    def _share(self, topic: str, encoded: Encoded, data: bytes, sequence: int, times: Sequence[int]) -> None:
-        """Publish on the graph (which also serves the schema the bridge asks for) and forward live."""
-        publisher = self._publishers.get(topic)
-        if publisher is None:
-            publisher = self._publishers[topic] = self._node.create_publisher(encoded.type_info, topic)
-        publisher.publish(data, stamp_ns=times[1])
-        if self._bridge is not None:
-            from simrec_node.graph import RawMessage
-
-            self._bridge.forward(
-                RawMessage(
-                    topic, encoded.type_info.name, data, publisher.publisher_id, sequence, times[1], times[0]
-                )
-            )
-
-    # ------------------------------------------------------------------ writer thread
-
-    def _write_loop(self) -> None:
-        writer = self._writer
-        write = writer.write
-        channels: dict[str, int] = {}
-        cond = self._cond
-        unwritten: list[_Item] = []
+            bridge = _start_bridge(domain, serve_port)
         try:
-            while True:
-                with cond:
-                    while not self._queue and not self._closing:
-                        self._writer_idle = True
-                        cond.notify_all()  # sync() waiters
-                        cond.wait()
-                    self._writer_idle = False
-                    if not self._queue:
-                        self._writer_idle = True
-                        cond.notify_all()
-                        return
-                    batch = list(self._queue)
-                    self._queue.clear()
-                    self._queued_bytes = 0
-                    cond.notify_all()  # room for blocked loggers
-                for done, item in enumerate(batch):
-                    unwritten = batch[done:]
-                    topic = item[0]
-                    if topic is None:
-                        writer.add_metadata(item[1], item[2])
-                        continue
-                    _, stats, encoded, log_time, publish_time, sequence, _ = item
-                    data = encoded.payload()
-                    channel_id = channels.get(topic)
-                    if channel_id is None:
-                        info = encoded.type_info
-                        schema_id = writer.add_schema(info.name, "protobuf", info.descriptor_set)
-                        channel_id = channels[topic] = writer.add_channel(topic, "protobuf", schema_id)
-                    write(channel_id, sequence, log_time, publish_time, data)
-                    stats.written += 1
-                    stats.bytes_written += len(data)
-                    if self._node is not None:
-                        self._share(topic, encoded, data, sequence, (log_time, publish_time))
-        except BaseException as exc:  # a full disk must not pass silently: log() and close() report it
-            self._error = exc
-            with cond:
-                for item in [*unwritten, *self._queue]:
-                    if item[0] is not None:
-                        item[1].queue_dropped += 1
-                self._queue.clear()
-                self._writer_idle = True
-                cond.notify_all()
+            node = Node(self.node_name, domain=domain)
+        except BaseException:
+            if bridge is not None:
+                bridge.stop()
+            raise
+        share = _GraphShare(node, bridge, self._types)
+        if bridge is not None:
+            engine_ref = weakref.ref(self)
+            bridge.yield_to(lambda: (r := engine_ref()) is not None and r._engine.is_behind())
+        return share
 
 
 def _start_bridge(domain: str | None, port: int) -> Any:

@@ -22,13 +22,13 @@ from simrec_node.msgs.tensor_codec import encode_state_batch, encode_tensor
 
 from .errors import UnsupportedValueError
 
-__all__ = ["Encoded", "encode_value", "type_info_of"]
+__all__ = ["TENSOR_INFO", "TENSOR_KINDS", "Encoded", "encode_array", "encode_value", "type_info_of"]
 
 _TYPE_INFOS: dict[type[Message], TypeInfo] = {}
 # torch dtype -> why simrec.Tensor cannot hold it ("" where it can), learnt once per dtype.
 _TORCH_DTYPE_ERRORS: dict[Any, str] = {}
 # numpy kinds a simrec.Tensor holds: bool, signed/unsigned ints, floats.
-_TENSOR_KINDS = frozenset("biuf")
+TENSOR_KINDS = frozenset("biuf")
 
 
 def type_info_of(message_class: type[Message]) -> TypeInfo:
@@ -58,6 +58,16 @@ class Encoded:
     @property
     def queued_bytes(self) -> int:
         return len(self.data) if self.data is not None else self.host_bytes
+
+
+TENSOR_INFO = type_info_of(Tensor)
+
+
+def encode_array(topic: str, value: np.ndarray) -> bytes:
+    """A numpy array as ``simrec.Tensor`` bytes (the one copy), or an error naming the topic."""
+    if value.dtype.kind not in TENSOR_KINDS:
+        _check_array(topic, value)  # raises, naming the dtype
+    return _encode_tensor(topic, value)
 
 
 def _is_torch(value: Any) -> bool:
@@ -115,7 +125,7 @@ def _check_array(topic: str, value: Any) -> Any:
             raise UnsupportedValueError(
                 f"cannot log {type(value).__name__} on {topic}: not a rectangular array ({exc})"
             ) from None
-    if array.dtype.kind not in _TENSOR_KINDS:
+    if array.dtype.kind not in TENSOR_KINDS:
         raise UnsupportedValueError(
             f"cannot log an array of dtype {array.dtype} on {topic}: simrec tensors hold bool, "
             "integer and float arrays (convert it, or log a protobuf message)"
@@ -197,6 +207,8 @@ def encode_value(
     Raises:
         UnsupportedValueError: for anything else (object or string arrays, ragged lists, ...).
     """
+    if value.__class__ is np.ndarray and not image:  # what a sim logs every step: the cheapest path
+        return Encoded(TENSOR_INFO, encode_array(topic, value))
     if isinstance(value, Message):
         return Encoded(type_info_of(type(value)), value.SerializeToString())
     if image:

@@ -6,7 +6,7 @@ the Foxglove playback server. `ControlServer` / `send_command` control a player 
 """
 
 from .clock import ClockState, PlaybackClock
-from .control import ControlServer, apply_command, control_key, send_command, state_dict
+from .control import ControlServer, apply_command, send_command, state_dict
 from .errors import PlayError
 from .graph_sink import CLOCK_TOPIC, ClockPublisher, GraphSink
 from .keyboard import KeyboardControl
@@ -29,7 +29,6 @@ __all__ = [
     "Player",
     "Sink",
     "apply_command",
-    "control_key",
     "send_command",
     "state_dict",
 ]

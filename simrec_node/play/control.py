@@ -1,7 +1,7 @@
 """Controlling a running player over the graph, like ``ros2 bag play``'s services.
 
-Each player answers Zenoh queries on ``simrec/<domain>/player/control`` (so every player of a
-domain answers). The query payload is one command in text; the reply is the player's state as
+Each player serves ``/player/control`` (``Node.create_service``; every player of a domain
+answers). The request is one command in text; the reply is the player's state as
 JSON ``{"node", "status", "time_s", "rate", "start_s", "duration_s"}`` (times in seconds from
 the start of the log):
 
@@ -16,18 +16,13 @@ the start of the log):
 from __future__ import annotations
 
 import json
-import time
-
-import zenoh
 
 from simrec_node.graph import Node
 
 from .clock import MAX_RATE, MIN_RATE, PlaybackClock
 from .errors import PlayError
 
-
-def control_key(domain: str) -> str:
-    return f"simrec/{domain}/player/control"
+SERVICE = "/player/control"
 
 
 def state_dict(clock: PlaybackClock, start_ns: int, end_ns: int, name: str = "") -> dict:
@@ -75,40 +70,32 @@ def apply_command(clock: PlaybackClock, command: str, start_ns: int, end_ns: int
 
 
 class ControlServer:
-    """Answers control queries for one player until closed."""
+    """Answers control calls for one player until closed."""
 
     def __init__(self, node: Node, clock: PlaybackClock, start_ns: int, end_ns: int) -> None:
-        self._node, self._clock = node, clock
+        self._name, self._clock = node.fully_qualified_name, clock
         self._start_ns, self._end_ns = start_ns, end_ns
-        self._queryable = node.session.declare_queryable(control_key(node.domain), self._answer)
+        self._service = node.create_service(SERVICE, self._answer)
 
-    def _answer(self, query: zenoh.Query) -> None:
-        command = query.payload.to_string() if query.payload is not None else "status"
-        reply = state_dict(self._clock, self._start_ns, self._end_ns, self._node.fully_qualified_name)
+    def _answer(self, command: str) -> str:
+        command = command or "status"
+        reply = state_dict(self._clock, self._start_ns, self._end_ns, self._name)
         try:
             apply_command(self._clock, command, self._start_ns, self._end_ns)
         except PlayError as exc:
             reply["error"] = str(exc)
         else:
-            reply = state_dict(self._clock, self._start_ns, self._end_ns, reply["node"])
-        query.reply(query.key_expr, json.dumps(reply))
+            reply = state_dict(self._clock, self._start_ns, self._end_ns, self._name)
+        return json.dumps(reply)
 
     def close(self) -> None:
-        self._queryable.undeclare()
+        self._service.close()
 
 
 def send_command(node: Node, command: str, timeout_s: float = 2.0) -> list[dict]:
     """Send ``command`` to every player of the node's domain; their replies (maybe none)."""
-    deadline = time.monotonic() + timeout_s
-    querier = node.session.declare_querier(control_key(node.domain), timeout=timeout_s)
-    try:
-        # A fresh session needs a moment to find the players; a query sent before reaches nobody.
-        while not querier.matching_status.matching and time.monotonic() < deadline:
-            time.sleep(0.02)
-        replies = []
-        for reply in querier.get(payload=command):
-            if reply.ok is not None:
-                replies.append(json.loads(reply.ok.payload.to_string()))
-        return replies
-    finally:
-        querier.undeclare()
+    replies = node.call_service(SERVICE, command, timeout_s=timeout_s, answer_s=timeout_s)
+    return [
+        json.loads(reply.text) if not reply.error else {"node": reply.node, "error": reply.error}
+        for reply in replies
+    ]

@@ -12,7 +12,7 @@ from .control import apply_command
 from .errors import RecordError
 
 if TYPE_CHECKING:
-    from .recorder import Recorder
+    from .recorder_node import RecorderNode
 
 HELP = "keys: space pause/resume, s split now, n snapshot"
 _COMMANDS = {b" ": "toggle", b"s": "split", b"n": "snapshot"}
@@ -21,7 +21,7 @@ _COMMANDS = {b" ": "toggle", b"s": "split", b"n": "snapshot"}
 class RecordKeys(KeyReader):
     """Turns key presses into recorder commands; ``say`` gets one line about each outcome."""
 
-    def __init__(self, recorder: Recorder, say: Callable[[str], None]) -> None:
+    def __init__(self, recorder: RecorderNode, say: Callable[[str], None]) -> None:
         super().__init__(self._handle, name="simrec-record-keys")
         self._recorder = recorder
         self._say = say

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from simrec_node.graph import GapCounter
 
 
-@dataclass
+@dataclass(slots=True)  # slots: its counters are bumped several times per message
 class TopicStats:
     """Counts for one topic. ``gap_dropped``: lost in transport (sequence gaps);
     ``queue_dropped``: refused because the recorder's queue was full; ``disk_dropped``: lost

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from simrec_node.msgs import RecorderStats
 
 if TYPE_CHECKING:
-    from .recorder import Recorder
+    from .recorder_node import RecorderNode
 
 STATS_TOPIC = "/simrec/stats"
 _COUNTERS = (
@@ -27,7 +27,7 @@ _COUNTERS = (
 )
 
 
-def stats_message(recorder: Recorder) -> RecorderStats:
+def stats_message(recorder: RecorderNode) -> RecorderStats:
     """One `RecorderStats` from the recorder's status and per-topic counters, read now."""
     status = recorder.status()
     message = RecorderStats(
@@ -53,7 +53,7 @@ def stats_message(recorder: Recorder) -> RecorderStats:
 class StatsPublisher:
     """Publishes ``stats_message(recorder)`` every ``period_s`` seconds, and once more on close."""
 
-    def __init__(self, recorder: Recorder, period_s: float = 1.0) -> None:
+    def __init__(self, recorder: RecorderNode, period_s: float = 1.0) -> None:
         self._recorder = recorder
         self._publisher = recorder.node.create_publisher(RecorderStats, STATS_TOPIC)
         self._timer = recorder.node.create_timer(period_s, self.publish)

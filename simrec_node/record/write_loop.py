@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import threading
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simrec_node.errors import SimrecError
-from simrec_node.graph import RawMessage
 
 from .errors import RecordError
 from .log_files import LogFiles
@@ -37,6 +37,45 @@ _DISK_CHECK_PERIOD_S = 1.0
 _BACKLOG_BYTES = 32 * 1024 * 1024  # written without the queue running dry: there was a backlog
 _TRIM_PERIOD_S = 10.0
 _REQUEST_TIMEOUT_S = 60.0
+
+log = logging.getLogger("simrec.record")
+
+
+class LaterPayload:
+    """A payload made on the writer thread: ``finish()`` returns the bytes (a device tensor's
+    host copy, serialized once the copy is done, so the simulation never waits for the GPU)."""
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: Callable[[], bytes]) -> None:
+        self.finish = finish
+
+
+# One queued message, flat so that making and taking it is cheap on a 100,000 msg/s path:
+# (stats, topic, type name, payload, sequence, log time ns, publish time ns, queued bytes).
+# A metadata record in the queue is (None, name, "", values, 0, 0, 0, 0).
+Item = tuple[TopicStats | None, str, str, "bytes | LaterPayload", int, int, int, int]
+DATA = 3
+
+
+def _payload(item: Item) -> bytes | None:
+    """The item's bytes, finishing a ``LaterPayload``; None (and a log line) if that fails."""
+    data = item[DATA]
+    if type(data) is LaterPayload:
+        try:
+            return data.finish()
+        except Exception as exc:  # a device copy that failed: lose this message, not the recording
+            log.error("cannot record a message on %s: %s", item[1], exc)
+            return None
+    return data
+
+
+def _finished(item: Item) -> Item | None:
+    """The item with its payload made (for the snapshot ring, which keeps it); None if that failed."""
+    data = _payload(item)
+    if data is None:
+        return None
+    return item if data is item[DATA] else (*item[:DATA], data, *item[DATA + 1 :])
 
 
 class DiskFullError(SimrecError, OSError):
@@ -69,14 +108,18 @@ class WriteLoop:
 
     def __init__(
         self,
-        queue: deque[tuple[TopicStats, RawMessage]],
+        queue: deque[Item],
         release: Callable[[int], None],
         running: threading.Event,
         files: LogFiles,
         policy: WritePolicy,
         stats: RecordingStats,
+        on_written: Callable[[Item, bytes], None] | None = None,
     ) -> None:
         self._queue = queue
+        self._on_written = on_written
+        self.processed = 0  # queue items taken and dealt with, published whenever the queue is empty
+        self._drained = 0  # of those, taken by a snapshot request
         self._release = release
         self._running = running
         self._files = files
@@ -124,66 +167,86 @@ class WriteLoop:
         queue = self._queue
         files = self._files
         ring = self._policy.snapshot
-        generation = -1
-        write = None
+        on_written = self._on_written
         channels: dict[str, tuple[str, int]] = {}  # topic -> (type name, channel id) of this file
-        unreleased = 0  # bytes handed back to the queue's account in batches, not per message
+        generation = files.generation
+        write = files.writer.write if files.writer is not None else None
+        unreleased = 0  # bytes handed back to the queue's account in batches, not per item
+        processed = 0
         busy = 0  # bytes written since the queue was last empty
         budget = 0
         while True:
             try:
-                stats, message = queue.popleft()
+                item = queue.popleft()
             except IndexError:
                 self._release(unreleased)
+                busy += unreleased
                 unreleased = 0
+                self.processed = processed + self._drained
                 if busy > _BACKLOG_BYTES:
                     self._after_backlog()
                 busy = 0
                 budget = self._look_after_file()
-                if not self._running.is_set() and not queue:
-                    return
-                time.sleep(_IDLE_SLEEP_S)
-                continue
-            data = message.data
-            size = len(data)
-            unreleased += size
-            busy += size
-            if ring is not None:
-                files.learn_type(message.type_name)  # now, while its publisher is surely there
-                ring.add(stats, message)
-            else:
                 if files.generation != generation:  # another file: its channel ids start over
                     generation = files.generation
                     write = files.writer.write if files.writer is not None else None
                     channels.clear()
-                if write is None:  # paused by a full disk
+                if not self._running.is_set() and not queue:
+                    if files.open_chunk_bytes():  # the last chunk meets a full disk as any other
+                        self._guarded(files.writer.flush)
+                    return
+                time.sleep(_IDLE_SLEEP_S)
+                continue
+            stats, topic, type_name, data, sequence, log_time, publish_time, size = item
+            processed += 1
+            unreleased += size
+            if stats is None:  # a metadata record, in order with the messages
+                self._add_metadata(topic, data)
+            else:
+                if type(data) is not bytes:
+                    if (data := _payload(item)) is None:
+                        stats.queue_dropped += 1
+                        continue
+                    item = (*item[:DATA], data, *item[DATA + 1 :])
+                if ring is not None:
+                    files.learn_type(type_name)  # now, while its publisher is surely there
+                    ring.add(item)
+                elif write is None:  # paused by a full disk
                     stats.disk_dropped += 1
                 else:
-                    topic = message.topic
-                    type_name, channel_id = channels.get(topic, ("", 0))
+                    known_type, channel_id = channels.get(topic, ("", 0))
                     try:
                         # A new topic's schema and channel records meet a full disk as messages do.
-                        if type_name != message.type_name or not channel_id:
-                            channel_id = files.channel_for(topic, message.type_name)
-                            channels[topic] = (message.type_name, channel_id)
-                        write(
-                            channel_id,
-                            message.sequence,
-                            message.receive_time_ns,
-                            message.publish_time_ns,
-                            data,
-                        )
+                        if known_type != type_name or not channel_id:
+                            channel_id = files.channel_for(topic, type_name)
+                            channels[topic] = (type_name, channel_id)
+                        write(channel_id, sequence, log_time, publish_time, data)
                     except OSError as exc:
                         self._on_write_error(exc, stats)
+                        budget = 0  # the file changed: look again now
                     else:
                         stats.written += 1
-                        stats.bytes_written += size
+                        stats.bytes_written += len(data)
+                        if on_written is not None:
+                            on_written(item, data)
             if unreleased > _RELEASE_BYTES:
                 self._release(unreleased)
+                busy += unreleased
                 unreleased = 0
             budget -= size + _PER_MESSAGE_CHARGE
-            if budget <= 0:
+            if budget <= 0 or stats is None:
                 budget = self._look_after_file()
+                if files.generation != generation:  # another file: its channel ids start over
+                    generation = files.generation
+                    write = files.writer.write if files.writer is not None else None
+                    channels.clear()
+
+    def _add_metadata(self, name: str, values: dict[str, str]) -> None:
+        if self._files.writer is not None:
+            try:
+                self._files.writer.add_metadata(name, values)
+            except OSError as exc:
+                self._on_write_error(exc, None)
 
     def _look_after_file(self) -> int:
         """Serve requests, flush, split, watch the disk; returns bytes until the next look."""
@@ -261,10 +324,13 @@ class WriteLoop:
         ring = self._policy.snapshot
         released = 0
         while self._queue:  # what arrived before the request belongs in this snapshot
-            stats, message = self._queue.popleft()
-            self._files.learn_type(message.type_name)
-            ring.add(stats, message)
-            released += len(message.data)
+            item = self._queue.popleft()
+            released += item[-1]
+            self._drained += 1
+            if item[0] is None or (item := _finished(item)) is None:
+                continue
+            self._files.learn_type(item[2])
+            ring.add(item)
         self._release(released)
         items = ring.take()
         if not items:
@@ -273,10 +339,9 @@ class WriteLoop:
         writer = files.open_next()
         write = writer.write
         try:
-            for stats, message in items:
-                data = message.data
-                channel_id = files.channel_for(message.topic, message.type_name)
-                write(channel_id, message.sequence, message.receive_time_ns, message.publish_time_ns, data)
+            for stats, topic, type_name, data, sequence, log_time, publish_time, _ in items:
+                channel_id = files.channel_for(topic, type_name)
+                write(channel_id, sequence, log_time, publish_time, data)
                 stats.written += 1
                 stats.bytes_written += len(data)
             return files.close_current()
