@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from simrec_node.mcap import metadata as metadata_names
+
 try:
     import gymnasium as gym
 except ImportError as exc:  # pragma: no cover - exercised only without gymnasium
@@ -134,7 +136,7 @@ class _Rollout:
 
     def _clip_done(self, clip: Clip) -> None:
         self.recorder.add_metadata(
-            "simrec.clip",
+            metadata_names.CLIP,
             {
                 "name": clip.name,
                 "topic": self.frame_topic,

@@ -32,6 +32,7 @@ import numpy as np
 
 from simrec_node.graph import RawMessage, TypeInfo, resolve_topic
 from simrec_node.graph.names import validate_node_name
+from simrec_node.mcap import metadata as metadata_names
 from simrec_node.msgs import Episode
 from simrec_node.msgs.tensor_codec import encode_tensor
 from simrec_node.record import (
@@ -284,7 +285,7 @@ class Recorder:
         if serve or publish or control:
             self._share = self._join_graph(domain, serve, serve_port)
         metadata = {
-            "simrec.recording": {
+            metadata_names.RECORDING: {
                 **recording_metadata(
                     started_ns, self._share.node.domain if self._share else "", self.node_name
                 ),
@@ -292,7 +293,7 @@ class Recorder:
             }
         }
         if meta:
-            metadata["simrec.meta"] = {str(k): str(v) for k, v in meta.items()}
+            metadata[metadata_names.USER] = {str(k): str(v) for k, v in meta.items()}
         self._engine = engine = RecordingEngine(
             options,
             metadata=metadata,

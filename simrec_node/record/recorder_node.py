@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simrec_node.graph import Node, QoS, RawMessage, Subscription
+from simrec_node.mcap import metadata as metadata_names
 from simrec_node.version import __version__
 
 from .control import ControlServer
@@ -210,12 +211,12 @@ class RecorderNode:
         self._node = node = Node(options.node_name, options.namespace, domain=options.domain)
         self.started_ns = time.time_ns()
         metadata = {
-            "simrec.recording": recording_metadata(
+            metadata_names.RECORDING: recording_metadata(
                 self.started_ns, node.domain, options.node_name, options.command_line
             )
         }
         if options.meta:
-            metadata["simrec.meta"] = dict(options.meta)
+            metadata[metadata_names.USER] = dict(options.meta)
         engine = RecordingEngine(
             options.engine_options(),
             metadata=metadata,
