@@ -146,6 +146,34 @@ def test_drop_flood_counts_equal_the_sequence_gaps_exactly(tmp_path: Path) -> No
         assert stats[topic]["disk_dropped"] == 0
 
 
+def test_threads_logging_one_topic_get_distinct_numbers(tmp_path: Path) -> None:
+    """A camera thread and a sim thread may log one topic: every message keeps its own number."""
+    import threading
+
+    path = tmp_path / "threads.mcap"
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads trade the interpreter often, as a loaded machine makes them
+    try:
+        with Recorder(path, compression="none") as rec:
+            start = threading.Barrier(4)
+
+            def work() -> None:
+                start.wait()
+                for _ in range(3000):
+                    rec.log("shared", np.zeros(4, np.float32))
+
+            threads = [threading.Thread(target=work) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    sequences = indexed(path)["/shared"]
+    assert sorted(sequences) == list(range(12_000))
+    assert topic_stats(path)["/shared"]["received"] == 12_000
+
+
 # ---------------------------------------------------------------- splitting, snapshots, pause
 
 

@@ -19,6 +19,7 @@ import contextlib
 import math
 import numbers
 import os
+import threading
 import time
 import warnings
 import weakref
@@ -271,6 +272,7 @@ class Recorder:
         self.image_format = image_format
         self._types: dict[str, TypeInfo] = {}
         self._topics: dict[str, _Topic] = {}
+        self._numbering = threading.Lock()
         self._sources: list[_Source] = []
         self._episodes = EpisodeTracker()
         self._step_calls = 0
@@ -389,9 +391,10 @@ class Recorder:
                 self._set_type(state, encoded.type_info)
             data = encoded.data
         stats = state.stats
-        stats.received += 1
-        sequence = state.sequence
-        state.sequence = sequence + 1  # every message logged has a number: a drop is a gap
+        with self._numbering:  # threads logging one topic get distinct numbers (a drop is a gap)
+            stats.received += 1
+            sequence = state.sequence
+            state.sequence = sequence + 1
         if data is not None:
             self._offer((stats, name, type_name, data, sequence, log_time, publish_time, len(data)))
         else:
@@ -623,6 +626,10 @@ class Recorder:
 
     def _new_topic(self, topic: str) -> _Topic:
         name = self._resolve(topic)
+        with self._numbering:  # two threads' first messages on one topic make one topic
+            return self._add_topic(topic, name)
+
+    def _add_topic(self, topic: str, name: str) -> _Topic:
         for state in self._topics.values():  # "x" and "/x" are one topic
             if state.name == name:
                 break
