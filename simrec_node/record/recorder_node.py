@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from simrec_node.graph import Node, QoS, RawMessage, Subscription
@@ -35,57 +35,23 @@ __all__ = ["RecordOptions", "RecorderNode", "writer_behind"]
 _UNSEEN = object()
 
 
-@dataclass
-class RecordOptions:
-    """What ``simrec record`` was asked to do; the CLI only fills this in."""
+@dataclass(kw_only=True)
+class RecordOptions(EngineOptions):
+    """What ``simrec record`` was asked to do: how to write (the engine's options) and what to
+    take from the graph. The CLI only fills this in."""
 
-    output: Path  # the file; for a split or snapshot recording, the directory of numbered files
     selection: TopicSelection
-    compression: str = "zstd"
-    chunk_size: int = 4 * 1024 * 1024
-    max_messages: int | None = None
-    max_queue_bytes: int = 64 * 1024 * 1024  # bigger measured slower: fresh memory costs page faults
-    block_when_full: bool = True
     queue_depth: int = 1024
     node_name: str = "simrec_recorder"
     namespace: str = "/"
     domain: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     command_line: str = ""
-    flush_interval_s: float = 1.0  # a SIGKILL loses at most this much; 0: flush only full chunks
-    max_file_bytes: int | None = None  # split at this size (-b/--max-bag-size)
-    max_file_duration_s: float | None = None  # split after this long (--max-bag-duration)
-    snapshot_mode: bool = False  # keep a ring in memory, write it on snapshot()
-    snapshot_max_bytes: int = 256 * 1024 * 1024
-    snapshot_duration_s: float | None = None
-    start_paused: bool = False
-    min_free_bytes: int = 0  # close the file before the disk has less than this free
-    pause_on_disk_full: bool = False  # False: stop with an error; True: wait for room, go on
     stats_period_s: float = 1.0  # publish /simrec/stats this often; 0: not at all
 
-    @property
-    def split(self) -> bool:
-        """Whether the output is a directory of numbered files."""
-        return self.engine_options().split
-
     def engine_options(self) -> EngineOptions:
-        return EngineOptions(
-            output=self.output,
-            compression=self.compression,
-            chunk_size=self.chunk_size,
-            max_messages=self.max_messages,
-            max_queue_bytes=self.max_queue_bytes,
-            block_when_full=self.block_when_full,
-            flush_interval_s=self.flush_interval_s,
-            max_file_bytes=self.max_file_bytes,
-            max_file_duration_s=self.max_file_duration_s,
-            snapshot_mode=self.snapshot_mode,
-            snapshot_max_bytes=self.snapshot_max_bytes,
-            snapshot_duration_s=self.snapshot_duration_s,
-            start_paused=self.start_paused,
-            min_free_bytes=self.min_free_bytes,
-            pause_on_disk_full=self.pause_on_disk_full,
-        )
+        """The engine's share of these options."""
+        return EngineOptions(**{f.name: getattr(self, f.name) for f in fields(EngineOptions)})
 
 
 def recording_metadata(
