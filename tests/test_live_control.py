@@ -175,9 +175,12 @@ def test_without_allow_publish_a_viewer_cannot_publish(domain: str, tmp_path: Pa
             Scalars(step=7).SerializeToString().hex(),
         )
     finally:
-        stop(recorder)
+        recorder.send_signal(signal.SIGINT)
+        _, recorder_err = recorder.communicate(timeout=30)
         stop(server)
     assert "clientPublish" not in refused["capabilities"] and refused["sent"] == 8
+    # The recorder found nothing to record, and says so (exit 1), rather than an empty success.
+    assert recorder.returncode == 1 and "nothing recorded" in recorder_err, recorder_err
     assert messages_in(output, "/viewer/cmd") == []
 
 

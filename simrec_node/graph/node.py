@@ -18,7 +18,7 @@ from .names import (
     validate_domain,
     validate_node_name,
 )
-from .parameter_service import ParameterServer
+from .parameter_service import PARAMETERS_SERVICE, parameters_handler
 from .parameters import Parameters, ParameterValue
 from .publisher import Publisher
 from .qos import RELIABLE, QoS
@@ -58,7 +58,8 @@ class Node:
         self._published_types: dict[str, bytes] = {}
         self._known_types: dict[str, TypeInfo] = {}
         self._schema_queryable: zenoh.Queryable | None = None
-        self._parameter_server: ParameterServer | None = None
+        self._parameter_service: Service | None = None
+        self._parameter_lock = threading.Lock()
         self._entities: list[Publisher | Subscription | Timer | Service] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -152,9 +153,9 @@ class Node:
         )
 
     def declare_parameter(self, name: str, default: ParameterValue) -> ParameterValue:
-        with self._lock:  # a node with parameters can be asked for them over the graph
-            if self._parameter_server is None and self._session is not None:
-                self._parameter_server = ParameterServer(self)
+        with self._parameter_lock:  # a node with parameters can be asked for them over the graph
+            if self._parameter_service is None and self._session is not None:
+                self._parameter_service = self.create_service(PARAMETERS_SERVICE, parameters_handler(self))
         return self.parameters.declare(name, default)
 
     def add_on_set_parameters_callback(self, callback: Callable[[dict[str, ParameterValue]], None]) -> None:
@@ -210,8 +211,6 @@ class Node:
             self._entities.clear()
             if self._schema_queryable is not None:
                 self._schema_queryable.undeclare()
-            if self._parameter_server is not None:
-                self._parameter_server.close()
             self._session = None
         release_session()
 
