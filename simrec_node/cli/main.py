@@ -35,6 +35,7 @@ def _command_modules() -> list:
         play_cmd,
         recorder_cmd,
         recover_cmd,
+        router_cmd,
         serve_cmd,
         topic_cmd,
     )
@@ -51,6 +52,7 @@ def _command_modules() -> list:
         convert_cmd,
         recover_cmd,
         doctor_cmd,
+        router_cmd,
     ]
 
 

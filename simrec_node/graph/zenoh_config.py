@@ -4,8 +4,9 @@ Defaults keep everything on this machine: listen on 127.0.0.1 with an OS-chosen 
 find peers by multicast scouting on the loopback interface only (this works between
 processes with no router), and move payloads above a few KiB through shared memory where
 this process may lock memory without limit (see ``locked_memory_limit``).
-Crossing machines is configuration only: point ``SIMREC_ZENOH_CONFIG`` at a JSON5 Zenoh
-config file (endpoints, a ``zenohd`` router), or ``SIMREC_ZENOH_CONNECT`` at endpoints.
+Crossing machines is configuration only: one ``simrec router`` per host (``router_config``),
+and each process points ``SIMREC_ZENOH_CONNECT`` at endpoints (its host's router) or
+``SIMREC_ZENOH_CONFIG`` at a JSON5 Zenoh config file (TLS, user/password).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import zenoh
 
@@ -41,6 +44,9 @@ DEFAULT_CONFIG: dict = {
 }
 
 
+ROUTER_LISTEN = "tcp/127.0.0.1:7447"  # a router's default: this host only; others are given explicitly
+
+
 class ConfigError(SimrecError, ValueError):
     """The Zenoh configuration named by the environment cannot be used."""
 
@@ -49,17 +55,127 @@ def build_config() -> zenoh.Config:
     """The config from ``SIMREC_ZENOH_CONFIG`` if set, else simrec's loopback defaults."""
     path = os.environ.get(CONFIG_FILE_ENV)
     if path:
-        try:
-            return zenoh.Config.from_file(path)
-        except Exception as exc:  # zenoh raises its own error type with a long message
-            raise ConfigError(f"cannot use Zenoh config {path} ({CONFIG_FILE_ENV}): {exc}") from exc
-    config = json.loads(json.dumps(DEFAULT_CONFIG))
+        return _config_file(path, CONFIG_FILE_ENV)
+    config = _copy(DEFAULT_CONFIG)
     if why_no_shared_memory():
         config["transport"]["shared_memory"]["enabled"] = False
     connect = os.environ.get(CONNECT_ENV)
     if connect:
         config["connect"] = {"endpoints": [e.strip() for e in connect.split(",") if e.strip()]}
     return zenoh.Config.from_json5(json.dumps(config))
+
+
+@dataclass
+class RouterSettings:
+    """What ``simrec router`` is asked for on its command line; empty means "the default"."""
+
+    listen: list[str] = field(default_factory=list)
+    connect: list[str] = field(default_factory=list)
+    config_file: Path | None = None
+    tls_certificate: Path | None = None  # this router's certificate chain (PEM), for tls/ endpoints
+    tls_key: Path | None = None
+    tls_root_ca: Path | None = None  # the CA that signed the other routers' certificates
+    users_file: Path | None = None  # ``user:password`` lines this router accepts
+    user: str | None = None  # the name this router gives other routers (password: ``password``)
+    password: str | None = None
+
+
+def router_config(settings: RouterSettings) -> zenoh.Config:
+    """A Zenoh router's config: ``settings.config_file`` (or nothing) with the command line's
+    endpoints, TLS files and credentials on top, as ``zenohd`` layers its flags over a file.
+
+    Listens on ``ROUTER_LISTEN`` unless told otherwise; scouts by multicast on ``lo`` only, so
+    the peers of this host find it with no setting. Shared memory is off: a router outlives
+    every publisher, and each pool it mapped would stay mapped until it exits (see
+    ``locked_memory_limit``); across hosts its payloads take TCP anyway. The admin space is
+    readable (as ``zenohd``'s) so the router can say which port it got.
+    """
+    base: dict = {
+        "mode": "router",
+        "scouting": {"multicast": {"enabled": True, "interface": "lo"}, "gossip": {"enabled": True}},
+        "transport": {"shared_memory": {"enabled": False}},
+        "adminspace": {"enabled": True, "permissions": {"read": True, "write": False}},
+    }
+    if settings.config_file is None:
+        config = zenoh.Config.from_json5(json.dumps({**base, "listen": {"endpoints": [ROUTER_LISTEN]}}))
+    else:
+        config = _config_file(settings.config_file, "--config")
+        mode = config.get_json("mode")
+        if json.loads(mode) not in (None, "router"):
+            raise ConfigError(f"{settings.config_file}: mode is {json.loads(mode)!r}; a router's config needs mode router")
+        if not json.loads(config.get_json("listen/endpoints")):
+            settings = RouterSettings(**{**settings.__dict__, "listen": settings.listen or [ROUTER_LISTEN]})
+        config.insert_json5("mode", '"router"')
+    overrides: dict[str, object] = {}
+    if settings.listen:
+        overrides["listen/endpoints"] = settings.listen
+    if settings.connect:
+        overrides["connect/endpoints"] = settings.connect
+    tls = {
+        "listen_certificate": settings.tls_certificate,
+        "listen_private_key": settings.tls_key,
+        "root_ca_certificate": settings.tls_root_ca,
+        # a router that dials another presents the same certificate when the other asks for one
+        "connect_certificate": settings.tls_certificate,
+        "connect_private_key": settings.tls_key,
+    }
+    for key, path in tls.items():
+        if path is not None:
+            overrides[f"transport/link/tls/{key}"] = str(_readable(path, "TLS file"))
+    if settings.users_file is not None:
+        overrides["transport/auth/usrpwd/dictionary_file"] = str(_readable(settings.users_file, "users file"))
+    if (settings.user is None) != (settings.password is None):
+        raise ConfigError("a router's user name and password go together (--user and SIMREC_ZENOH_PASSWORD)")
+    if settings.user is not None:
+        overrides["transport/auth/usrpwd/user"] = settings.user
+        overrides["transport/auth/usrpwd/password"] = settings.password
+    for key, value in overrides.items():
+        _insert(config, key, value, "the command line")
+    if settings.config_file is not None:
+        for key, value in _flatten(base):
+            if key != "mode" and json.loads(config.get_json(key)) is None:
+                _insert(config, key, value, str(settings.config_file))
+    return config
+
+
+def endpoints_of(config: zenoh.Config, section: str) -> list[str]:
+    """The ``listen`` or ``connect`` endpoints of ``config`` (a router's: the ones of its mode)."""
+    value = json.loads(config.get_json(f"{section}/endpoints"))
+    if isinstance(value, dict):
+        value = value.get("router", [])
+    return list(value or [])
+
+
+def _insert(config: zenoh.Config, key: str, value: object, where: str) -> None:
+    try:
+        config.insert_json5(key, json.dumps(value))
+    except Exception as exc:  # zenoh validates endpoints and values here
+        raise ConfigError(f"cannot set Zenoh {key} = {json.dumps(value)} from {where}: {exc}") from exc
+
+
+def _flatten(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        items += _flatten(value, f"{path}/") if isinstance(value, dict) else [(path, value)]
+    return items
+
+
+def _config_file(path: Path | str, named_by: str) -> zenoh.Config:
+    try:
+        return zenoh.Config.from_file(str(path))
+    except Exception as exc:  # zenoh raises its own error type with a long message
+        raise ConfigError(f"cannot use Zenoh config {path} ({named_by}): {exc}") from exc
+
+
+def _readable(path: Path, what: str) -> Path:
+    if not Path(path).is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    return Path(path).resolve()
+
+
+def _copy(tree: dict) -> dict:
+    return json.loads(json.dumps(tree))
 
 
 def shared_memory_enabled(config: zenoh.Config) -> bool:

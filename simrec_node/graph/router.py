@@ -1,0 +1,98 @@
+"""A Zenoh router in this process: what ``simrec router`` runs, one per host.
+
+A router joins hosts: the peers of its host reach it over loopback (multicast scouting on
+``lo``, or ``SIMREC_ZENOH_CONNECT``), and it reaches the other hosts' routers over the
+endpoints it is given. Zenoh's router mode does the routing; this module opens it, says where
+it listens, and reports the routers and peers that come and go.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+import zenoh
+
+from simrec_node.errors import SimrecError
+
+from .zenoh_config import endpoints_of
+
+_ADMIN_TIMEOUT_S = 2.0
+
+
+class RouterError(SimrecError):
+    """The router cannot start (an endpoint taken or unusable, a bad TLS file)."""
+
+
+class Router:
+    """An open Zenoh router session; ``on_change`` hears one line per router or peer that comes
+    or goes (from a Zenoh thread). A context manager: leaving it closes the router."""
+
+    def __init__(self, config: zenoh.Config, on_change: Callable[[str], None] | None = None) -> None:
+        self._config = config
+        self._on_change = on_change or (lambda _line: None)
+        self._kinds: dict[str, str] = {}  # zid -> "router" / "peer" / "client"
+        self._lock = threading.Lock()
+        try:
+            self.session = zenoh.open(config)
+        except Exception as exc:  # zenoh's own error type, one long line
+            raise RouterError(f"cannot start the router: {exc}") from exc
+        self._transports = self.session.info.declare_transport_events_listener(self._on_transport, history=True)
+        self._links = self.session.info.declare_link_events_listener(self._on_link, history=True)
+
+    @property
+    def zid(self) -> str:
+        return str(self.session.zid())
+
+    def listening(self) -> list[str]:
+        """The locators it listens on, with the ports the OS chose (from its admin space)."""
+        try:
+            for reply in self.session.get(f"@/{self.zid}/router", timeout=_ADMIN_TIMEOUT_S):
+                if reply.ok is not None:
+                    return list(json.loads(reply.ok.payload.to_string()).get("locators", []))
+        except zenoh.ZError:
+            pass
+        return endpoints_of(self._config, "listen")  # a config that turned the admin space off
+
+    def connecting_to(self) -> list[str]:
+        return endpoints_of(self._config, "connect")
+
+    def neighbours(self) -> dict[str, list[str]]:
+        """The zids of the routers and peers it has a session with, by kind."""
+        return {
+            "routers": sorted(str(z) for z in self.session.info.routers_zid()),
+            "peers": sorted(str(z) for z in self.session.info.peers_zid()),
+        }
+
+    def close(self) -> None:
+        if not self.session.is_closed():
+            self._links.undeclare()
+            self._transports.undeclare()
+            self.session.close()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _on_transport(self, event: zenoh.TransportEvent) -> None:
+        transport = event.transport
+        zid = str(transport.zid)
+        kind = str(transport.whatami).lower()
+        with self._lock:
+            if event.kind == zenoh.SampleKind.PUT:
+                self._kinds[zid] = kind
+                return  # said with its first link, which carries the address
+            self._kinds.pop(zid, None)
+        self._on_change(f"- {kind} {zid} left")
+
+    def _on_link(self, event: zenoh.LinkEvent) -> None:
+        if event.kind != zenoh.SampleKind.PUT:
+            return
+        link = event.link
+        zid = str(link.zid)
+        with self._lock:
+            kind = self._kinds.get(zid, "session")
+        self._on_change(f"+ {kind} {zid} at {link.dst} (via {link.src})")
