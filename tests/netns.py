@@ -111,7 +111,10 @@ class Hosts:
         veth_a, veth_b = f"sr{self.run_id}{n}a", f"sr{self.run_id}{n}b"
         _ip("-n", host_a.namespace, "link", "add", veth_a, "type", "veth", "peer", "name", veth_b)
         _ip("-n", host_a.namespace, "link", "set", veth_b, "netns", host_b.namespace)
-        for host, veth, address, other in ((host_a, veth_a, f"10.200.{n}.1", b), (host_b, veth_b, f"10.200.{n}.2", a)):
+        for host, veth, address, other in (
+            (host_a, veth_a, f"10.200.{n}.1", b),
+            (host_b, veth_b, f"10.200.{n}.2", a),
+        ):
             _ip("-n", host.namespace, "addr", "add", f"{address}/30", "dev", veth)
             _ip("-n", host.namespace, "link", "set", veth, "up")
             host.addresses[other] = address
@@ -124,7 +127,15 @@ class Hosts:
 
     def start(self, host: str, *args: str, env: dict[str, str] | None = None) -> Process:
         """``simrec ARGS`` in ``host``; stopped by ``close`` if still running."""
-        command = [IP, "netns", "exec", self.hosts[host].namespace, sys.executable, "-m", "simrec_node.cli.main"]
+        command = [
+            IP,
+            "netns",
+            "exec",
+            self.hosts[host].namespace,
+            sys.executable,
+            "-m",
+            "simrec_node.cli.main",
+        ]
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
         popen = subprocess.Popen(
             [*command, *args],
@@ -139,7 +150,9 @@ class Hosts:
         self.processes.append(process)
         return process
 
-    def run(self, host: str, *args: str, env: dict[str, str] | None = None, timeout_s: float = 30.0) -> Process:
+    def run(
+        self, host: str, *args: str, env: dict[str, str] | None = None, timeout_s: float = 30.0
+    ) -> Process:
         """``simrec ARGS`` in ``host``, to its end."""
         process = self.start(host, *args, env=env)
         process.wait(timeout_s)

@@ -6,6 +6,7 @@ loopback and the 10.200.x.y/30 addresses the test gives its veths; nothing else 
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ def _routers(hosts: Hosts, line: list[str]) -> None:
     """Hosts in a line, each with a router that connects to the previous one's."""
     for name in line:
         hosts.add(name)
-    for a, b in zip(line, line[1:], strict=False):
+    for a, b in itertools.pairwise(line):
         hosts.link(a, b)
     routers = []
     for i, name in enumerate(line):
@@ -58,7 +59,9 @@ def _routers(hosts: Hosts, line: list[str]) -> None:
 
 
 def _start_recorder(hosts: Hosts, host: str, output: Path, domain: str):
-    recorder = hosts.start(host, "record", "-a", "-q", "-o", str(output), "--stats-period", "0", env=_env(domain))
+    recorder = hosts.start(
+        host, "record", "-a", "-q", "-o", str(output), "--stats-period", "0", env=_env(domain)
+    )
     recorder.wait_for("recording all matching topics")
     return recorder
 
@@ -114,7 +117,9 @@ def test_a_demo_on_one_host_is_recorded_whole_on_another(hosts: Hosts, domain: s
     assert "/sim/state [simrec.StateBatch]" in listing.text, listing.text
     assert "/camera/rgb [foxglove.CompressedImage]" in listing.text, listing.text
 
-    status = hosts.run("a", "recorder", "status", "--timeout", "3", env=_env(domain))  # from A to B's recorder
+    status = hosts.run(
+        "a", "recorder", "status", "--timeout", "3", env=_env(domain)
+    )  # from A to B's recorder
     assert status.popen.returncode == 0, status.text
     assert "recording, file" in status.text and str(output) in status.text, status.text
 

@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
             _say(f"connecting to {', '.join(connect)} (retried until they answer)")
         stop.wait()
         neighbours = router.neighbours()
-    _say(f"stopped ({len(neighbours['routers'])} routers, {len(neighbours['peers'])} peers connected at the end)")
+    routers, peers = len(neighbours["routers"]), len(neighbours["peers"])
+    _say(f"stopped ({routers} routers, {peers} peers connected at the end)")
     return 0
 
 

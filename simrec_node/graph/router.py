@@ -16,7 +16,7 @@ import zenoh
 
 from simrec_node.errors import SimrecError
 
-from .zenoh_config import endpoints_of
+from .zenoh_config import endpoints_of, zenoh_reason
 
 _ADMIN_TIMEOUT_S = 2.0
 
@@ -32,13 +32,16 @@ class Router:
     def __init__(self, config: zenoh.Config, on_change: Callable[[str], None] | None = None) -> None:
         self._config = config
         self._on_change = on_change or (lambda _line: None)
-        self._kinds: dict[str, str] = {}  # zid -> "router" / "peer" / "client"
+        self._kinds: dict[str, str] = {}  # zid -> "router" / "peer" / "client", once its session is open
+        self._first_links: dict[str, str] = {}  # zid -> the address of its first link, once it has one
         self._lock = threading.Lock()
         try:
             self.session = zenoh.open(config)
         except Exception as exc:  # zenoh's own error type, one long line
-            raise RouterError(f"cannot start the router: {exc}") from exc
-        self._transports = self.session.info.declare_transport_events_listener(self._on_transport, history=True)
+            raise RouterError(f"cannot start the router: {zenoh_reason(exc)}") from exc
+        self._transports = self.session.info.declare_transport_events_listener(
+            self._on_transport, history=True
+        )
         self._links = self.session.info.declare_link_events_listener(self._on_link, history=True)
 
     @property
@@ -80,19 +83,28 @@ class Router:
     def _on_transport(self, event: zenoh.TransportEvent) -> None:
         transport = event.transport
         zid = str(transport.zid)
-        kind = str(transport.whatami).lower()
+        kind = str(transport.whatami).rsplit(".", 1)[-1].lower()
         with self._lock:
             if event.kind == zenoh.SampleKind.PUT:
                 self._kinds[zid] = kind
-                return  # said with its first link, which carries the address
-            self._kinds.pop(zid, None)
-        self._on_change(f"- {kind} {zid} left")
+                where = self._first_links.get(zid)
+            else:
+                self._kinds.pop(zid, None)
+                self._first_links.pop(zid, None)
+        if event.kind != zenoh.SampleKind.PUT:
+            self._on_change(f"- {kind} {zid} left")
+        elif where is not None:  # its link was reported first
+            self._on_change(f"+ {kind} {zid} at {where}")
 
     def _on_link(self, event: zenoh.LinkEvent) -> None:
-        if event.kind != zenoh.SampleKind.PUT:
-            return
         link = event.link
         zid = str(link.zid)
+        if event.kind != zenoh.SampleKind.PUT:
+            return
         with self._lock:
-            kind = self._kinds.get(zid, "session")
-        self._on_change(f"+ {kind} {zid} at {link.dst} (via {link.src})")
+            if zid in self._first_links:
+                return  # a second link to the same session
+            self._first_links[zid] = where = f"{link.dst} (via {link.src})"
+            kind = self._kinds.get(zid)
+        if kind is not None:  # said once both its session and its address are known
+            self._on_change(f"+ {kind} {zid} at {where}")

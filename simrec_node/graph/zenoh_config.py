@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,16 @@ def build_config() -> zenoh.Config:
     return zenoh.Config.from_json5(json.dumps(config))
 
 
+_ROUTER_DEFAULTS: dict = {
+    "scouting": {"multicast": {"enabled": True, "interface": "lo"}, "gossip": {"enabled": True}},
+}
+_ROUTER_ALWAYS: dict = {
+    "mode": "router",
+    "transport": {"shared_memory": {"enabled": False}},
+    "adminspace": {"enabled": True, "permissions": {"read": True, "write": False}},
+}
+
+
 @dataclass
 class RouterSettings:
     """What ``simrec router`` is asked for on its command line; empty means "the default"."""
@@ -84,28 +95,28 @@ def router_config(settings: RouterSettings) -> zenoh.Config:
     """A Zenoh router's config: ``settings.config_file`` (or nothing) with the command line's
     endpoints, TLS files and credentials on top, as ``zenohd`` layers its flags over a file.
 
-    Listens on ``ROUTER_LISTEN`` unless told otherwise; scouts by multicast on ``lo`` only, so
-    the peers of this host find it with no setting. Shared memory is off: a router outlives
-    every publisher, and each pool it mapped would stay mapped until it exits (see
-    ``locked_memory_limit``); across hosts its payloads take TCP anyway. The admin space is
-    readable (as ``zenohd``'s) so the router can say which port it got.
+    Listens on ``ROUTER_LISTEN`` unless told otherwise; unless the file says, scouts by
+    multicast on ``lo`` only, so the peers of this host find it with no setting. Always: shared
+    memory off (a router outlives every publisher, and each pool it mapped would stay mapped
+    until it exits, see ``locked_memory_limit``; across hosts its payloads take TCP anyway), and
+    the admin space readable (as ``zenohd``'s), so the router can say which port it got.
     """
-    base: dict = {
-        "mode": "router",
-        "scouting": {"multicast": {"enabled": True, "interface": "lo"}, "gossip": {"enabled": True}},
-        "transport": {"shared_memory": {"enabled": False}},
-        "adminspace": {"enabled": True, "permissions": {"read": True, "write": False}},
-    }
     if settings.config_file is None:
-        config = zenoh.Config.from_json5(json.dumps({**base, "listen": {"endpoints": [ROUTER_LISTEN]}}))
+        config = zenoh.Config.from_json5(json.dumps({"listen": {"endpoints": [ROUTER_LISTEN]}}))
     else:
         config = _config_file(settings.config_file, "--config")
-        mode = config.get_json("mode")
-        if json.loads(mode) not in (None, "router"):
-            raise ConfigError(f"{settings.config_file}: mode is {json.loads(mode)!r}; a router's config needs mode router")
-        if not json.loads(config.get_json("listen/endpoints")):
-            settings = RouterSettings(**{**settings.__dict__, "listen": settings.listen or [ROUTER_LISTEN]})
-        config.insert_json5("mode", '"router"')
+        mode = json.loads(config.get_json("mode"))
+        if mode not in (None, "router"):
+            raise ConfigError(
+                f"{settings.config_file}: mode is {mode!r}; a router's config needs mode router"
+            )
+        if _left_unset(config, "listen/endpoints") and not settings.listen:  # never Zenoh's [::]:7447
+            settings = RouterSettings(**{**settings.__dict__, "listen": [ROUTER_LISTEN]})
+    for key, value in _flatten(_ROUTER_DEFAULTS):  # where the file leaves them unset
+        if json.loads(config.get_json(key)) is None:
+            _insert(config, key, value, "simrec's router defaults")
+    for key, value in _flatten(_ROUTER_ALWAYS):
+        _insert(config, key, value, "simrec's router settings")
     overrides: dict[str, object] = {}
     if settings.listen:
         overrides["listen/endpoints"] = settings.listen
@@ -131,10 +142,6 @@ def router_config(settings: RouterSettings) -> zenoh.Config:
         overrides["transport/auth/usrpwd/password"] = settings.password
     for key, value in overrides.items():
         _insert(config, key, value, "the command line")
-    if settings.config_file is not None:
-        for key, value in _flatten(base):
-            if key != "mode" and json.loads(config.get_json(key)) is None:
-                _insert(config, key, value, str(settings.config_file))
     return config
 
 
@@ -146,11 +153,25 @@ def endpoints_of(config: zenoh.Config, section: str) -> list[str]:
     return list(value or [])
 
 
+def _left_unset(config: zenoh.Config, key: str) -> bool:
+    """Whether ``config`` has Zenoh's default at ``key`` (a file that does not mention it)."""
+    return config.get_json(key) == zenoh.Config().get_json(key)
+
+
+def zenoh_reason(exc: Exception) -> str:
+    """Zenoh's error text without the Rust source locations it carries (``at /root/...rs:86.``)."""
+    text = re.sub(r" at \S+\.rs:\d+\.?", "", str(exc))
+    match = re.search(r'msg: "(.*?)"', text)  # a JSON5 error wraps the message in a Rust struct
+    return (match.group(1) if match else text).strip()
+
+
 def _insert(config: zenoh.Config, key: str, value: object, where: str) -> None:
     try:
         config.insert_json5(key, json.dumps(value))
     except Exception as exc:  # zenoh validates endpoints and values here
-        raise ConfigError(f"cannot set Zenoh {key} = {json.dumps(value)} from {where}: {exc}") from exc
+        raise ConfigError(
+            f"cannot set Zenoh {key} = {json.dumps(value)} from {where}: {zenoh_reason(exc)}"
+        ) from exc
 
 
 def _flatten(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -165,7 +186,7 @@ def _config_file(path: Path | str, named_by: str) -> zenoh.Config:
     try:
         return zenoh.Config.from_file(str(path))
     except Exception as exc:  # zenoh raises its own error type with a long message
-        raise ConfigError(f"cannot use Zenoh config {path} ({named_by}): {exc}") from exc
+        raise ConfigError(f"cannot use Zenoh config {path} ({named_by}): {zenoh_reason(exc)}") from exc
 
 
 def _readable(path: Path, what: str) -> Path:
