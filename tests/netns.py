@@ -127,21 +127,22 @@ class Hosts:
 
     def start(self, host: str, *args: str, env: dict[str, str] | None = None) -> Process:
         """``simrec ARGS`` in ``host``; stopped by ``close`` if still running."""
-        command = [
-            IP,
-            "netns",
-            "exec",
-            self.hosts[host].namespace,
-            sys.executable,
-            "-m",
-            "simrec_node.cli.main",
-        ]
+        return self.spawn(host, [sys.executable, "-m", "simrec_node.cli.main", *args], env)
+
+    def spawn(
+        self,
+        host: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        stdin: int = subprocess.DEVNULL,
+    ) -> Process:
+        """Any ``command`` in ``host``; stopped by ``close`` if still running."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
         popen = subprocess.Popen(
-            [*command, *args],
+            [IP, "netns", "exec", self.hosts[host].namespace, *command],
             env=full_env,
             cwd=REPO,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -160,6 +161,8 @@ class Hosts:
 
     def close(self) -> None:
         for process in self.processes:
+            if process.popen.stdin is not None:
+                process.popen.stdin.close()
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGINT)
         for process in self.processes:
