@@ -36,7 +36,7 @@ def _env(domain: str) -> dict[str, str]:
     return {"SIMREC_DOMAIN": domain, "SIMREC_ZENOH_CONNECT": LOCAL_ROUTER}
 
 
-def _routers(hosts: Hosts, line: list[str]) -> None:
+def _routers(hosts: Hosts, line: list[str]) -> list:
     """Hosts in a line, each with a router that connects to the previous one's."""
     for name in line:
         hosts.add(name)
@@ -56,6 +56,7 @@ def _routers(hosts: Hosts, line: list[str]) -> None:
         router.wait_for("listening on")
         neighbours = (i > 0) + (i + 1 < len(line))
         router.wait_for("+ router", count=neighbours)
+    return routers
 
 
 def _start_recorder(hosts: Hosts, host: str, output: Path, domain: str):
@@ -137,7 +138,7 @@ def test_a_demo_on_one_host_is_recorded_whole_on_another(hosts: Hosts, domain: s
 def test_a_link_down_for_2_s_is_a_counted_gap_and_recording_goes_on(
     hosts: Hosts, domain: str, tmp_path: Path
 ) -> None:
-    _routers(hosts, ["a", "b"])
+    routers = _routers(hosts, ["a", "b"])
     output = tmp_path / "fault.mcap"
     recorder = _start_recorder(hosts, "b", output, domain)
     demo = hosts.start("a", *DEMO, "--duration", "8", env=_env(domain))
@@ -165,6 +166,11 @@ def test_a_link_down_for_2_s_is_a_counted_gap_and_recording_goes_on(
         missing = (numbers[-1] - numbers[0] + 1) - len(numbers)
         assert drops[topic] == missing, (topic, drops[topic], missing, recorder.text)
     print(f"link fault: {sum(drops.values())} messages lost of {_published(demo)}; {recorder.text}")
+
+    hosts.set_link("a", "b", up=False)  # routers whose link is down still stop at once
+    for router in routers:
+        assert router.stop() == 0, router.text
+        assert "router: stopped" in router.text
 
 
 def test_a_third_host_behind_the_second_gets_the_first_hosts_topics(hosts: Hosts, domain: str) -> None:

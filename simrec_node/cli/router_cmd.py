@@ -80,15 +80,21 @@ def run(args: argparse.Namespace) -> int:
     )
     config = router_config(settings)
     stop = install_stop_handlers()
-    with Router(config, on_change=_say) as router:
+    router = Router(config, on_change=_say)
+    try:
         _say(f"{router.zid} listening on {', '.join(router.listening()) or 'nothing'}")
         connect = router.connecting_to()
         if connect:
             _say(f"connecting to {', '.join(connect)} (retried until they answer)")
         stop.wait()
         neighbours = router.neighbours()
+    finally:
+        closed = router.close()
     routers, peers = len(neighbours["routers"]), len(neighbours["peers"])
-    _say(f"stopped ({routers} routers, {peers} peers connected at the end)")
+    how = (
+        "" if closed else "; some links did not answer its goodbye (unreachable), so it left without waiting"
+    )
+    _say(f"stopped ({routers} routers, {peers} peers connected at the end){how}")
     return 0
 
 

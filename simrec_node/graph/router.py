@@ -8,6 +8,7 @@ it listens, and reports the routers and peers that come and go.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from simrec_node.errors import SimrecError
 from .zenoh_config import endpoints_of, zenoh_reason
 
 _ADMIN_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 2.0
 
 
 class RouterError(SimrecError):
@@ -68,10 +70,24 @@ class Router:
             "peers": sorted(str(z) for z in self.session.info.peers_zid()),
         }
 
-    def close(self) -> None:
-        if not self.session.is_closed():
-            self._links.undeclare()
-            self._transports.undeclare()
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+        """Close the router; False when Zenoh did not finish within ``timeout_s``.
+
+        Zenoh says goodbye on every link and waits for it (10 s, then an error) on a link whose
+        other end is unreachable, e.g. a cable pulled. A router being stopped has nothing to
+        hand over, so it waits a short while in a thread of its own and then lets go.
+        """
+        if self.session.is_closed():
+            return True
+        self._links.undeclare()
+        self._transports.undeclare()
+        closer = threading.Thread(target=self._close_quietly, name="zenoh-router-close", daemon=True)
+        closer.start()
+        closer.join(timeout_s)
+        return not closer.is_alive()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(zenoh.ZError):  # "close operation timed out": the process is ending anyway
             self.session.close()
 
     def __enter__(self) -> Router:
