@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         connect = router.connecting_to()
         if connect:
             _say(f"connecting to {', '.join(connect)} (retried until they answer)")
+        router.watch()
         stop.wait()
         neighbours = router.neighbours()
     finally:

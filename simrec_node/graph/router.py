@@ -41,10 +41,15 @@ class Router:
             self.session = zenoh.open(config)
         except Exception as exc:  # zenoh's own error type, one long line
             raise RouterError(f"cannot start the router: {zenoh_reason(exc)}") from exc
-        self._transports = self.session.info.declare_transport_events_listener(
-            self._on_transport, history=True
-        )
-        self._links = self.session.info.declare_link_events_listener(self._on_link, history=True)
+        self._transports: zenoh.TransportEventsListener | None = None
+        self._links: zenoh.LinkEventsListener | None = None
+
+    def watch(self) -> None:
+        """Start telling ``on_change`` about routers and peers, those already connected first."""
+        if self._transports is None:
+            info = self.session.info
+            self._transports = info.declare_transport_events_listener(self._on_transport, history=True)
+            self._links = info.declare_link_events_listener(self._on_link, history=True)
 
     @property
     def zid(self) -> str:
@@ -79,8 +84,9 @@ class Router:
         """
         if self.session.is_closed():
             return True
-        self._links.undeclare()
-        self._transports.undeclare()
+        if self._transports is not None:
+            self._links.undeclare()
+            self._transports.undeclare()
         closer = threading.Thread(target=self._close_quietly, name="zenoh-router-close", daemon=True)
         closer.start()
         closer.join(timeout_s)
