@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -173,10 +174,37 @@ def test_a_link_down_for_2_s_is_a_counted_gap_and_recording_goes_on(
         assert "router: stopped" in router.text
 
 
+LATCHED_TALKER = """
+import time
+from simrec_node.graph import LATCHED, Node
+from simrec_node.msgs import Clock
+with Node("talker") as node:
+    publisher = node.create_publisher(Clock, "/latched", LATCHED)
+    for step in range(3):
+        publisher.publish(Clock(step=step))
+    print("latched", flush=True)
+    time.sleep(60)
+"""
+LATE_LISTENER = """
+import queue
+from simrec_node.graph import LATCHED, Node
+from simrec_node.msgs import Clock
+got = queue.Queue()
+with Node("late") as node:
+    node.create_subscription(Clock, "/latched", got.put, LATCHED)
+    print("late joiner got step", got.get(timeout=15).step, flush=True)
+"""
+
+
 def test_a_third_host_behind_the_second_gets_the_first_hosts_topics(hosts: Hosts, domain: str) -> None:
     _routers(hosts, ["a", "b", "c"])
     demo = hosts.start("a", *DEMO, "--duration", "20", env=_env(domain))
+    talker = hosts.spawn("a", [sys.executable, "-c", LATCHED_TALKER], _env(domain))
     demo.wait_for("publishing")
+    talker.wait_for("latched")
+    late = hosts.spawn("c", [sys.executable, "-c", LATE_LISTENER], _env(domain))
+    assert late.wait(30) == 0, late.text
+    assert "late joiner got step 2" in late.text  # a latched topic's last message, two routers away
     listing = hosts.run("c", "topic", "list", "-t", "--wait", "2", env=_env(domain))
     assert "/sim/state [simrec.StateBatch]" in listing.text, listing.text
     echo = hosts.run("c", "topic", "echo", "/clock", "--count", "3", env=_env(domain), timeout_s=20)
