@@ -135,6 +135,14 @@ def test_a_demo_on_one_host_is_recorded_whole_on_another(hosts: Hosts, domain: s
     assert sum(numbers[-1] + 1 for numbers in sequences.values()) == _published(demo)
     assert _info_drops(hosts, "b", output) == dict.fromkeys(DEMO_TOPICS, 0)
 
+    player = hosts.start("b", "play", str(output), "-l", "-q", env=_env(domain))
+    player.wait_for("playing")
+    paused = hosts.run("a", "player", "pause", env=_env(domain))  # from A to B's player
+    assert paused.popen.returncode == 0, paused.text
+    status = hosts.run("a", "player", "status", env=_env(domain))
+    assert "paused" in status.text.lower(), status.text
+    assert player.stop() == 0, player.text
+
 
 def test_a_link_down_for_2_s_is_a_counted_gap_and_recording_goes_on(
     hosts: Hosts, domain: str, tmp_path: Path
