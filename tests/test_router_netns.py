@@ -7,6 +7,7 @@ loopback and the 10.200.x.y/30 addresses the test gives its veths; nothing else 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import sys
 import time
@@ -218,3 +219,22 @@ def test_a_third_host_behind_the_second_gets_the_first_hosts_topics(hosts: Hosts
     echo = hosts.run("c", "topic", "echo", "/clock", "--count", "3", env=_env(domain), timeout_s=20)
     assert echo.popen.returncode == 0, echo.text
     assert echo.text.count("clock") >= 3 or echo.text.count("sec") >= 3, echo.text
+
+
+def test_the_live_view_on_one_host_shows_another_hosts_topics(hosts: Hosts, domain: str) -> None:
+    from .mcap_interop import INTEROP_DIR, ensure_node_peers
+
+    ensure_node_peers()
+    _routers(hosts, ["a", "b"])
+    demo = hosts.start("a", *DEMO, "--duration", "20", env=_env(domain))
+    demo.wait_for("publishing")
+    serve = hosts.start("b", "serve", "-a", "--port", "0", "-q", env=_env(domain))
+    serve.wait_for("live view at")
+    url = re.search(r"ws://[\w.\[\]:]+", serve.text).group(0)
+    client = hosts.spawn(
+        "b", ["node", str(INTEROP_DIR / "live_client.mjs"), url, "--topic", "/clock", "--count", "3"]
+    )
+    assert client.wait(40) == 0, client.text
+    events = [json.loads(line) for line in client.lines if line.startswith("{")]
+    clocks = [e for e in events if e["event"] == "message" and e["topic"] == "/clock"]
+    assert len(clocks) >= 3, client.text  # A's clock, decoded in a Foxglove client on B
