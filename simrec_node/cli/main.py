@@ -36,6 +36,7 @@ def _command_modules() -> list:
         play_cmd,
         recorder_cmd,
         recover_cmd,
+        router_cmd,
         serve_cmd,
         topic_cmd,
     )
@@ -53,6 +54,7 @@ def _command_modules() -> list:
         convert_cmd,
         recover_cmd,
         doctor_cmd,
+        router_cmd,
     ]
 
 

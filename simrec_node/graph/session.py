@@ -7,7 +7,7 @@ import threading
 import zenoh
 
 from .shared_memory import SharedMemoryPool
-from .zenoh_config import build_config, shared_memory_enabled
+from .zenoh_config import ConfigError, build_config, shared_memory_enabled, zenoh_reason
 
 _lock = threading.Lock()
 _session: zenoh.Session | None = None
@@ -25,7 +25,10 @@ def acquire_session() -> zenoh.Session:
             _pool_in_use = shared_memory_enabled(config)
             if _pool_in_use and _pool is None:
                 _pool = SharedMemoryPool()
-            _session = zenoh.open(config)
+            try:
+                _session = zenoh.open(config)
+            except zenoh.ZError as exc:  # e.g. a client whose router is unreachable or refuses it
+                raise ConfigError(f"cannot join the Zenoh network: {zenoh_reason(exc)}") from exc
             _users = 0
         _users += 1
         return _session

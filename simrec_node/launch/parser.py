@@ -25,7 +25,8 @@ from .errors import LaunchError, at
 from .substitutions import SubstitutionContext, substitute
 from .yaml_loader import LocatedDict, LocatedList, load_yaml
 
-SIMREC_NODES = ("demo", "record", "serve", "play")  # `exec:` values: simrec commands that are nodes
+SIMREC_NODES = ("demo", "record", "serve", "play", "router")  # `exec:` values: simrec commands
+_NOT_NODES = ("router",)  # `exec:` values that run no graph node: no name, parameters or remaps
 _CONDITIONS = ("if", "unless")
 _RESPAWN = ("respawn", "respawn_delay", "required")
 _KEYS = {
@@ -354,6 +355,13 @@ def _check_simrec_node(exec_name: str, body: LocatedDict, state: _State) -> None
             f"{where}: unknown simrec node exec {exec_name!r} (known: {', '.join(SIMREC_NODES)}); "
             "use 'module:' for a Python node or an 'executable' action for any command"
         )
+    if exec_name in _NOT_NODES:
+        for key in ("name", "namespace", "param", "remap"):
+            if key in body:
+                raise LaunchError(
+                    f"{body.where(key)}: exec {exec_name!r} runs no graph node: it takes no {key!r} "
+                    "(give its options in 'args')"
+                )
     if state.simrec_commands is not None and exec_name not in state.simrec_commands:
         raise LaunchError(f"{where}: exec {exec_name!r}: this simrec has no 'simrec {exec_name}' command")
 
