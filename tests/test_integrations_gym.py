@@ -289,3 +289,49 @@ def test_vector_env_autoreset_matches_vector_statistics(tmp_path):
     for e in episodes:  # an episode starts after its env's reset step and spans `length` steps
         assert e.end_step - e.start_step + 1 == e.length
     assert decode_tensor(got["/rollout/obs"][0][0].data).shape == (4, 4)
+
+
+@pytest.mark.parametrize("mode", ["NEXT_STEP", "SAME_STEP", "DISABLED"])
+def test_vector_episodes_match_gymnasium_in_every_autoreset_mode(tmp_path, mode):
+    autoreset = gym.vector.AutoresetMode[mode]
+    path = tmp_path / f"vec_{mode}.mcap"
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1") for _ in range(3)], autoreset_mode=autoreset
+    )
+    env = VectorRecordEpisodeStatistics(RecordVectorRollout(envs, path))
+    env.reset(seed=[3, 4, 5])
+    env.action_space.seed(3)
+    theirs = []
+    for _ in range(200):
+        _, _, terms, truncs, info = env.step(env.action_space.sample())
+        if "episode" in info:
+            for i in np.flatnonzero(info["_episode"]):
+                theirs.append((int(i), float(info["episode"]["r"][i]), int(info["episode"]["l"][i])))
+        dones = np.logical_or(terms, truncs)
+        if autoreset == gym.vector.AutoresetMode.DISABLED and dones.any():
+            env.reset(options={"reset_mask": dones})
+    env.close()
+    episodes = [msg for _, msg in read_messages(path)["/episodes"]]
+    assert len(theirs) >= 10
+    assert [(e.env_index, e.episode_return, e.length) for e in episodes] == theirs
+    for e in episodes:  # each episode spans exactly its own steps
+        assert e.end_step - e.start_step + 1 == e.length
+
+
+def test_single_env_thirty_episodes_match_gymnasium(tmp_path):
+    path = tmp_path / "cartpole30.mcap"
+    env = RecordEpisodeStatistics(RecordRollout(gym.make("CartPole-v1"), path))
+    rng = np.random.default_rng(30)
+    theirs = []
+    for episode in range(30):
+        env.reset(seed=100 + episode)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = env.step(int(rng.integers(2)))
+            done = terminated or truncated
+        theirs.append((float(info["episode"]["r"]), int(info["episode"]["l"])))
+    env.close()
+    got = read_messages(path)
+    assert [(e.episode_return, e.length) for _, e in got["/episodes"]] == theirs
+    stats = [msg.values for _, msg in got["/rollout/episode_stats"]]
+    assert [(s["r"], int(s["l"])) for s in stats] == theirs

@@ -259,9 +259,12 @@ class RecordRollout(gym.Wrapper, _Rollout):
 class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
     """``RecordRollout`` for vector envs: [N, ...] records, per-env episodes, autoreset aware.
 
-    With the default ``NEXT_STEP`` autoreset (``env.metadata["autoreset_mode"]``), the step after
-    an env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
-    counted in any episode. Frames are the first env's, on vector ``RecordVideo``'s schedule.
+    All three autoreset modes (``env.metadata["autoreset_mode"]``) give the episodes Gymnasium's
+    vector ``RecordEpisodeStatistics`` reports. With the default ``NEXT_STEP``, the step after an
+    env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
+    counted in any episode. With ``SAME_STEP`` the next episode starts at the next step; with
+    ``DISABLED`` at the next step after ``reset(options={"reset_mask": ...})``. Frames are the
+    first env's, on vector ``RecordVideo``'s schedule.
     """
 
     def __init__(
@@ -298,7 +301,9 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict]:
         mask = None if options is None else options.get("reset_mask")
-        obs, info = self.env.reset(seed=seed, options=options)
+        # A copy: SyncVectorEnv pops "reset_mask" from the dict it gets, and a wrapper around this
+        # one (Gymnasium's RecordEpisodeStatistics) reads it after us.
+        obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         rec = self.recorder
         rec.reset(np.flatnonzero(mask).tolist(), step=self.steps, sim_time=self._sim(self.steps))
@@ -349,6 +354,10 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
                 sim_time=self._sim(step),
             )
             self._stats(int(i), episode)
+        # A finished episode's sums start again: at once for SAME_STEP (the env already reset),
+        # and harmlessly early for NEXT_STEP (the next step is a reset step) and DISABLED (reset()).
+        self._returns[dones] = 0.0
+        self._lengths[dones] = 0
         if next_step:
             self._prev_dones = dones
         if self.trigger is not None and self.trigger.vector_step(
