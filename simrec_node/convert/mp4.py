@@ -303,12 +303,10 @@ def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
 
 
 def _sim_start(reader: LogReader, topics: list[str]) -> int | None:
-    """The first sim time of ``topics`` where every one carries sim time (an in-process or
-    Gymnasium camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
-    found = [t for t in reader.summary.topics if t.topic in topics]
-    if not found or any(t.sim_first_ns is None for t in found):
-        return None
-    return min(t.sim_first_ns for t in found)  # type: ignore[type-var]
+    """The first sim time of ``topics`` where they carry sim time (an in-process or Gymnasium
+    camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
+    span = reader.sim_span(topics)
+    return None if span is None else span[0]
 
 
 def is_directory_output(output: str | os.PathLike[str]) -> bool:
