@@ -11,6 +11,7 @@ from .episodes import EPISODE_TOPIC
 from .errors import (
     IntegrationError,
     InvalidTimeError,
+    MissingClockError,
     RecorderClosedError,
     RecorderNotClosedWarning,
     ServeUnavailableError,
@@ -24,6 +25,7 @@ __all__ = [
     "EPISODE_TOPIC",
     "IntegrationError",
     "InvalidTimeError",
+    "MissingClockError",
     "RecordRollout",
     "RecordVectorRollout",
     "Recorder",
