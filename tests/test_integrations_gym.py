@@ -17,6 +17,7 @@ from gymnasium.wrappers import RecordEpisodeStatistics  # noqa: E402
 from gymnasium.wrappers.vector import RecordEpisodeStatistics as VectorRecordEpisodeStatistics  # noqa: E402
 
 from simrec_node.integrations import (  # noqa: E402
+    GYMNASIUM_NAMES,
     RecordRollout,
     RecordVectorRollout,
     capped_cubic_video_schedule,
@@ -335,3 +336,6 @@ def test_single_env_thirty_episodes_match_gymnasium(tmp_path):
     assert [(e.episode_return, e.length) for _, e in got["/episodes"]] == theirs
     stats = [msg.values for _, msg in got["/rollout/episode_stats"]]
     assert [(s["r"], int(s["l"])) for s in stats] == theirs
+    # one naming on /episodes; Gymnasium's r, l, t beside it are the same numbers
+    for s, (_, e) in zip(stats, got["/episodes"], strict=True):
+        assert {k: s[k] for k in GYMNASIUM_NAMES} == {k: getattr(e, f) for k, f in GYMNASIUM_NAMES.items()}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .episodes import EPISODE_TOPIC
+from .episodes import EPISODE_TOPIC, GYMNASIUM_NAMES
 from .errors import (
     IntegrationError,
     InvalidTimeError,
@@ -23,6 +23,7 @@ from .triggers import VideoTrigger, capped_cubic_video_schedule
 
 __all__ = [
     "EPISODE_TOPIC",
+    "GYMNASIUM_NAMES",
     "IntegrationError",
     "InvalidTimeError",
     "MissingClockError",

@@ -8,8 +8,11 @@
 - ``action``: ``simrec.Tensor``;
 - ``step``: reward, terminated, truncated (``simrec.Scalars`` for one env; for vector envs a
   ``simrec.StateBatch`` of [N] arrays plus ``autoreset``: True where the step only reset that env);
-- ``info``: the numeric ``info`` entries; ``episode_stats``: Gymnasium's ``r``, ``l``, ``t``;
-- ``/episodes``: one ``simrec.Episode`` per finished episode;
+- ``info``: the numeric ``info`` entries;
+- ``/episodes``: one ``simrec.Episode`` per finished episode (``episode_return``, ``length``,
+  ``wall_time_s``, ...: simrec's one naming of episode statistics);
+- ``episode_stats``: the same numbers under Gymnasium's names ``r``, ``l``, ``t`` (and
+  ``env_index``), as ``RecordEpisodeStatistics`` puts them in ``info["episode"]``;
 - frames (when recorded) as ``foxglove.CompressedImage`` on ``/camera/<name_prefix>``, on
   RecordVideo's schedule; every clip also gets a ``simrec.clip`` metadata record named as
   RecordVideo names its file (``rl-video-episode-8``).
@@ -31,6 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without gymnasium
     raise ImportError("simrec's Gymnasium wrappers need gymnasium: pip install 'simrec[gymnasium]'") from exc
 
+from .episodes import GYMNASIUM_NAMES
 from .recorder import Recorder
 from .triggers import Clip, VideoTrigger
 
@@ -154,7 +158,7 @@ class _Rollout:
             self.trigger.captured()
 
     def _stats(self, env_index: int, episode: Any) -> None:
-        values = {"r": episode.episode_return, "l": episode.length, "t": episode.wall_time_s}
+        values: dict[str, Any] = {ours: getattr(episode, field) for ours, field in GYMNASIUM_NAMES.items()}
         values["env_index"] = env_index
         self.recorder.log(
             self.topics["episode_stats"], values, step=episode.end_step, sim_time=self._sim(episode.end_step)
