@@ -339,3 +339,44 @@ def test_single_env_thirty_episodes_match_gymnasium(tmp_path):
     # one naming on /episodes; Gymnasium's r, l, t beside it are the same numbers
     for s, (_, e) in zip(stats, got["/episodes"], strict=True):
         assert {k: s[k] for k in GYMNASIUM_NAMES} == {k: getattr(e, f) for k, f in GYMNASIUM_NAMES.items()}
+
+
+def _video(path):
+    """(frame count, fps) of an MP4, read back through ffmpeg."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    return sum(1 for _ in reader), meta["fps"]
+
+
+def test_record_video_arguments_write_clips_and_record_render_fps(tmp_path, capsys):
+    from simrec_node.cli.main import main
+
+    path = tmp_path / "clips.mcap"
+    videos = tmp_path / "videos"
+    env = RecordRollout(
+        gym.make("CartPole-v1", render_mode="rgb_array"),
+        path,
+        video_folder=videos,
+        episode_trigger=lambda e: e in (0, 2),
+        disable_logger=True,
+    )
+    lengths = [len(_run_cartpole(env, episodes=1, seed=seed)) for seed in (1, 2, 3)]
+    env.close()
+    clips = [values for name, values in read_metadata(path) if name == "simrec.clip"]
+    assert [c["name"] for c in clips] == ["rl-video-episode-0", "rl-video-episode-2"]
+    assert [c["fps"] for c in clips] == ["50", "50"]  # CartPole's render_fps
+    assert sorted(p.name for p in videos.iterdir()) == ["rl-video-episode-0.mp4", "rl-video-episode-2.mp4"]
+    for clip, length in zip(clips, (lengths[0], lengths[2]), strict=True):
+        # as RecordVideo: the reset's frame, then one per step
+        assert int(clip["frames"]) == length + 1
+        assert _video(videos / f"{clip['name']}.mp4") == (length + 1, 50.0)
+    # simrec convert with no flags makes the video at the recorded rate
+    assert main(["convert", str(path), "-o", str(tmp_path / "all.mp4"), "-q"]) == 0
+    assert _video(tmp_path / "all.mp4")[1] == 50.0
+
+    other = RecordRollout(gym.make("CartPole-v1", render_mode="rgb_array"), tmp_path / "fps.mcap", fps=25)
+    _run_cartpole(other, episodes=1, seed=4)
+    other.close()
+    assert [v["fps"] for n, v in read_metadata(tmp_path / "fps.mcap") if n == "simrec.clip"] == ["25"]
