@@ -17,6 +17,7 @@ from gymnasium.wrappers import RecordEpisodeStatistics  # noqa: E402
 from gymnasium.wrappers.vector import RecordEpisodeStatistics as VectorRecordEpisodeStatistics  # noqa: E402
 
 from simrec_node.integrations import (  # noqa: E402
+    GYMNASIUM_NAMES,
     RecordRollout,
     RecordVectorRollout,
     capped_cubic_video_schedule,
@@ -289,3 +290,93 @@ def test_vector_env_autoreset_matches_vector_statistics(tmp_path):
     for e in episodes:  # an episode starts after its env's reset step and spans `length` steps
         assert e.end_step - e.start_step + 1 == e.length
     assert decode_tensor(got["/rollout/obs"][0][0].data).shape == (4, 4)
+
+
+@pytest.mark.parametrize("mode", ["NEXT_STEP", "SAME_STEP", "DISABLED"])
+def test_vector_episodes_match_gymnasium_in_every_autoreset_mode(tmp_path, mode):
+    autoreset = gym.vector.AutoresetMode[mode]
+    path = tmp_path / f"vec_{mode}.mcap"
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1") for _ in range(3)], autoreset_mode=autoreset
+    )
+    env = VectorRecordEpisodeStatistics(RecordVectorRollout(envs, path))
+    env.reset(seed=[3, 4, 5])
+    env.action_space.seed(3)
+    theirs = []
+    for _ in range(200):
+        _, _, terms, truncs, info = env.step(env.action_space.sample())
+        if "episode" in info:
+            for i in np.flatnonzero(info["_episode"]):
+                theirs.append((int(i), float(info["episode"]["r"][i]), int(info["episode"]["l"][i])))
+        dones = np.logical_or(terms, truncs)
+        if autoreset == gym.vector.AutoresetMode.DISABLED and dones.any():
+            env.reset(options={"reset_mask": dones})
+    env.close()
+    episodes = [msg for _, msg in read_messages(path)["/episodes"]]
+    assert len(theirs) >= 10
+    assert [(e.env_index, e.episode_return, e.length) for e in episodes] == theirs
+    for e in episodes:  # each episode spans exactly its own steps
+        assert e.end_step - e.start_step + 1 == e.length
+
+
+def test_single_env_thirty_episodes_match_gymnasium(tmp_path):
+    path = tmp_path / "cartpole30.mcap"
+    env = RecordEpisodeStatistics(RecordRollout(gym.make("CartPole-v1"), path))
+    rng = np.random.default_rng(30)
+    theirs = []
+    for episode in range(30):
+        env.reset(seed=100 + episode)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = env.step(int(rng.integers(2)))
+            done = terminated or truncated
+        theirs.append((float(info["episode"]["r"]), int(info["episode"]["l"])))
+    env.close()
+    got = read_messages(path)
+    assert [(e.episode_return, e.length) for _, e in got["/episodes"]] == theirs
+    stats = [msg.values for _, msg in got["/rollout/episode_stats"]]
+    assert [(s["r"], int(s["l"])) for s in stats] == theirs
+    # one naming on /episodes; Gymnasium's r, l, t beside it are the same numbers
+    for s, (_, e) in zip(stats, got["/episodes"], strict=True):
+        assert {k: s[k] for k in GYMNASIUM_NAMES} == {k: getattr(e, f) for k, f in GYMNASIUM_NAMES.items()}
+
+
+def _video(path):
+    """(frame count, fps) of an MP4, read back through ffmpeg."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    return sum(1 for _ in reader), meta["fps"]
+
+
+def test_record_video_arguments_write_clips_and_record_render_fps(tmp_path, capsys):
+    from simrec_node.cli.main import main
+
+    path = tmp_path / "clips.mcap"
+    videos = tmp_path / "videos"
+    env = RecordRollout(
+        gym.make("CartPole-v1", render_mode="rgb_array"),
+        path,
+        video_folder=videos,
+        episode_trigger=lambda e: e in (0, 2),
+        disable_logger=True,
+    )
+    lengths = [len(_run_cartpole(env, episodes=1, seed=seed)) for seed in (1, 2, 3)]
+    env.close()
+    clips = [values for name, values in read_metadata(path) if name == "simrec.clip"]
+    assert [c["name"] for c in clips] == ["rl-video-episode-0", "rl-video-episode-2"]
+    assert [c["fps"] for c in clips] == ["50", "50"]  # CartPole's render_fps
+    assert sorted(p.name for p in videos.iterdir()) == ["rl-video-episode-0.mp4", "rl-video-episode-2.mp4"]
+    for clip, length in zip(clips, (lengths[0], lengths[2]), strict=True):
+        # as RecordVideo: the reset's frame, then one per step
+        assert int(clip["frames"]) == length + 1
+        assert _video(videos / f"{clip['name']}.mp4") == (length + 1, 50.0)
+    # simrec convert with no flags makes the video at the recorded rate
+    assert main(["convert", str(path), "-o", str(tmp_path / "all.mp4"), "-q"]) == 0
+    assert _video(tmp_path / "all.mp4")[1] == 50.0
+
+    other = RecordRollout(gym.make("CartPole-v1", render_mode="rgb_array"), tmp_path / "fps.mcap", fps=25)
+    _run_cartpole(other, episodes=1, seed=4)
+    other.close()
+    assert [v["fps"] for n, v in read_metadata(tmp_path / "fps.mcap") if n == "simrec.clip"] == ["25"]

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from simrec_node import Recorder
-from simrec_node.integrations import RecorderClosedError, TopicTypeError, UnsupportedValueError
+from simrec_node.integrations import (
+    InvalidTimeError,
+    MissingClockError,
+    RecorderClosedError,
+    TopicTypeError,
+    UnsupportedValueError,
+)
 from simrec_node.msgs import decode_image, decode_state_batch, decode_tensor
 from simrec_node.msgs.tensor_codec import encode_state_batch, encode_tensor
 from simrec_node.record import OutputError
@@ -246,3 +252,30 @@ def test_data_funcs_sampled_at_their_rate_and_episodes(tmp_path):
     assert episodes[0].HasField("success") and episodes[0].success and episodes[0].terminated
     assert not episodes[1].HasField("success") and episodes[1].truncated
     assert episodes[1].end_time == pytest.approx(0.99)
+
+
+def test_step_without_sim_time_uses_dt_or_refuses(tmp_path):
+    path = tmp_path / "dt.mcap"
+    with Recorder(path, dt=0.01) as rec:  # Genesis-style: a dt, no sim_time at step()
+        rec.add(lambda: {"x": 1.0}, "robot", hz=20)
+        rec.add(lambda: 1.0, "every")
+        for _ in range(100):
+            rec.step()
+    got = read_messages(path)
+    assert [m.publish_time for m, _ in got["/robot"]] == [i * 50_000_000 for i in range(20)]
+    assert [m.publish_time for m, _ in got["/every"]] == [round(i * 0.01 * 1e9) for i in range(100)]
+
+    with Recorder(tmp_path / "step_dt.mcap") as rec:  # dt given per call
+        rec.add(lambda: 1.0, "robot", hz=10)
+        for _ in range(30):
+            rec.step(dt=0.05)
+    assert len(read_messages(tmp_path / "step_dt.mcap")["/robot"]) == 15  # 1.5 s at 10 Hz
+
+    with Recorder(tmp_path / "no_clock.mcap") as rec:
+        rec.add(lambda: 1.0, "robot", hz=10)
+        with pytest.raises(MissingClockError, match=r"^rec.step\(\) has no sim time for 10 Hz sampling"):
+            rec.step()
+        rec.add(lambda: 1.0, "every")
+        with pytest.raises(InvalidTimeError):
+            rec.step(dt=-1.0)
+    assert "/robot" not in read_messages(tmp_path / "no_clock.mcap")

@@ -17,6 +17,7 @@ from simrec_node.convert import (
     convert_to_npz,
     open_log,
 )
+from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
 
 from .errors import UsageError
@@ -58,13 +59,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="TOPIC",
         help="several topics to convert: --topics /a /b",
     )
-    parser.add_argument("--start", type=float, help="seconds from the start of the log")
-    parser.add_argument("--end", type=float, help="seconds from the start of the log")
+    parser.add_argument(
+        "--start", type=float, help="seconds from the start of the log (of sim time on the sim axis)"
+    )
+    parser.add_argument(
+        "--end", type=float, help="seconds from the start of the log (of sim time on the sim axis)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     npz = parser.add_argument_group("NPZ")
     npz.add_argument("--align", metavar="TOPIC", help="resample every topic at this topic's message times")
     npz.add_argument("--hz", type=float, help="resample every topic on a grid at this rate")
+    npz.add_argument(
+        "--time",
+        choices=("auto", "sim", "log"),
+        default="auto",
+        help="time axis of --start/--end/--hz/--align/--split-episodes: sim time (publish_time) or "
+        "receive time (log); auto (default): sim where every selected topic carries it",
+    )
     npz.add_argument(
         "--interp",
         choices=("hold", "nearest"),
@@ -127,7 +139,6 @@ def run(args: argparse.Namespace) -> int:
     refuse_stray_topics(files, args.topics)
     kind = _kind(args.output)
     reader = open_log(files)
-    reader.check_window(args.start, args.end)
     stop = install_stop_handlers()
     bar: ProgressBar | None = None
 
@@ -161,6 +172,7 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
         hz=args.hz,
         interp=args.interp,
         split_episodes=args.split_episodes,
+        time=args.time,
         allow_object=args.allow_object,
         compress=args.compress,
     )
@@ -174,12 +186,16 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
     ]
     if meta["align"]:
         lines.append(
-            f"aligned: {meta['align']['rows']} rows on {meta['align']['base']} ({meta['align']['mode']})"
+            f"aligned: {meta['align']['rows']} rows on {meta['align']['base']} ({meta['align']['mode']}, "
+            f"{meta['time_axis']} time)"
         )
     episodes = meta["episodes"]
     if episodes:
         if episodes.get("split"):
-            lines.append(f"episodes: {episodes['count']} groups (episode_000/...) from {episodes['topic']}")
+            lines.append(
+                f"episodes: {episodes['count']} groups ({prefix(episodes['first'])}/...) from "
+                f"{episodes['topic']}, split on {meta['time_axis']} time"
+            )
         elif episodes.get("note"):
             lines.append(f"episodes: {episodes['note']}")
     for key, note in meta["notes"].items():
@@ -203,8 +219,9 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
-    if args.align or args.hz or args.split_episodes:
-        raise UsageError("--align, --hz and --split-episodes apply to .npz output, not video")
+    if args.align or args.hz or args.split_episodes or args.time != "auto":
+        raise UsageError("--align, --hz, --split-episodes and --time apply to .npz output, not video")
+    reader.check_window(args.start, args.end)
     options = Mp4Options(
         topics=tuple(args.topics),
         start=args.start,

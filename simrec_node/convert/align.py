@@ -40,9 +40,12 @@ def _any_since_previous(flags: np.ndarray, held: np.ndarray) -> np.ndarray:
     return (at - before) > 0
 
 
-def align_topic(arrays: dict[str, np.ndarray], target: np.ndarray, mode: str) -> dict[str, np.ndarray]:
-    """One topic's arrays resampled at ``target`` times, plus its ``valid`` mask."""
-    times = arrays["log_time"]
+def align_topic(
+    arrays: dict[str, np.ndarray], target: np.ndarray, mode: str, time_key: str = "log_time"
+) -> dict[str, np.ndarray]:
+    """One topic's arrays resampled at ``target`` times (of its ``time_key`` column), plus its
+    ``valid`` mask."""
+    times = arrays[time_key]
     rows, valid = source_rows(times, target, mode)
     held = np.searchsorted(times, target, side="right") - 1
     out = {}
@@ -55,12 +58,15 @@ def align_topic(arrays: dict[str, np.ndarray], target: np.ndarray, mode: str) ->
     return out
 
 
-def time_base(tables: dict[str, dict[str, np.ndarray]], align: str | None, hz: float | None) -> np.ndarray:
-    """The target log times: the align topic's message times, or a grid at ``hz``."""
+def time_base(
+    tables: dict[str, dict[str, np.ndarray]], align: str | None, hz: float | None, time_key: str = "log_time"
+) -> np.ndarray:
+    """The target times (``time_key``: log or publish times): the align topic's message times,
+    or a grid at ``hz``."""
     if align is not None:
-        return tables[align]["log_time"]
-    starts = [t["log_time"][0] for t in tables.values() if len(t["log_time"])]
-    ends = [t["log_time"][-1] for t in tables.values() if len(t["log_time"])]
+        return tables[align][time_key]
+    starts = [t[time_key][0] for t in tables.values() if len(t[time_key])]
+    ends = [t[time_key][-1] for t in tables.values() if len(t[time_key])]
     if not starts:
         return np.zeros(0, dtype=np.int64)
     step = 1e9 / hz

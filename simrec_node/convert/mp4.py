@@ -4,7 +4,8 @@ The output runs at a constant frame rate that keeps the recorded timing: each ca
 to the output slot nearest its log time on a grid phase-locked to the camera (`FrameGrid`), so
 arrival jitter moves no frame; frames are repeated where the camera was slower than ``fps`` (or
 a frame is missing) and dropped where it was faster (or doubled); both are counted.
-The rate defaults to the topic's recorded rate (snapped to a whole number within 3%). A camera
+The rate defaults to the fps the Gymnasium wrappers record with a camera's clips (the env's
+``render_fps``), else the topic's recorded rate (snapped to a whole number within 3%). A camera
 whose messages carry sim time (an in-process or Gymnasium log, written in bursts of wall time)
 is timed by its sim time instead: its rate and its frames' places on the grid.
 Several topics go into one video with ``tile``; a directory output gets one video per topic.
@@ -289,6 +290,12 @@ def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
         if not options.fps > 0:
             raise ConvertError(f"--fps must be positive, not {options.fps}")
         return float(options.fps)
+    recorded = {c.get("fps") for c in reader.summary.clips if c.get("topic") in topics and c.get("fps")}
+    if len(recorded) == 1:  # the env's render_fps, as the Gymnasium wrappers record it with each clip
+        with contextlib.suppress(ValueError):
+            fps = float(recorded.pop())
+            if fps > 0:
+                return fps / options.every
     sim = _sim_start(reader, topics) is not None
     rates = [
         t.sim_frequency_hz if sim else t.frequency_hz
@@ -303,12 +310,10 @@ def _rate(reader: LogReader, topics: list[str], options: Mp4Options) -> float:
 
 
 def _sim_start(reader: LogReader, topics: list[str]) -> int | None:
-    """The first sim time of ``topics`` where every one carries sim time (an in-process or
-    Gymnasium camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
-    found = [t for t in reader.summary.topics if t.topic in topics]
-    if not found or any(t.sim_first_ns is None for t in found):
-        return None
-    return min(t.sim_first_ns for t in found)  # type: ignore[type-var]
+    """The first sim time of ``topics`` where they carry sim time (an in-process or Gymnasium
+    camera, logged in bursts of wall time: its frames are timed by sim time); else None."""
+    span = reader.sim_span(topics)
+    return None if span is None else span[0]
 
 
 def is_directory_output(output: str | os.PathLike[str]) -> bool:

@@ -25,6 +25,8 @@ IMAGE_TYPES = ("foxglove.CompressedImage", "foxglove.RawImage")
 
 _UNSET = object()
 
+TIME_AXES = ("auto", "sim", "log")
+
 
 @dataclass(frozen=True)
 class TopicInfo:
@@ -114,14 +116,48 @@ class LogReader:
             raise ConvertError(f"--end ({end}) is before --start ({start})")
         return lo, hi
 
-    def check_window(self, start: float | None, end: float | None) -> None:
-        """ConvertError when ``start``/``end`` (seconds from the first message) leave no time of
-        the log, so a conversion would write nothing. (Iterating such a window yields nothing.)"""
+    def sim_span(self, topics: Iterable[str]) -> tuple[int, int] | None:
+        """(first, last) sim time in ns of ``topics`` where they carry sim time, else None.
+
+        The rule is ``info``'s (``simrec_node.info.sim_span``: publish times set by the publisher,
+        not within a second of the log times): every topic with two messages or more must carry
+        it (one message says nothing about its clock), and at least one must.
+        """
+        wanted = set(topics)
+        found = [t for t in self.summary.topics if t.topic in wanted and t.count >= 2]
+        if not found or any(t.sim_first_ns is None or t.sim_last_ns is None for t in found):
+            return None
+        return min(t.sim_first_ns for t in found), max(t.sim_last_ns for t in found)  # type: ignore[type-var]
+
+    def time_axis(self, topics: Iterable[str], requested: str = "auto") -> str:
+        """``"sim"`` (publish_time) or ``"log"`` (receive time) for ``topics``: ``requested``
+        unless it is ``"auto"``, which picks sim time where every topic carries it."""
+        if requested not in TIME_AXES:
+            raise ConvertError(f"--time must be one of {', '.join(TIME_AXES)}, not {requested!r}")
+        topics = list(topics)
+        if requested == "sim" and self.sim_span(topics) is None:
+            raise ConvertError(
+                f"--time sim: {', '.join(topics)} do not all carry sim time (their publish times are "
+                "the recorder's clock): use --time log"
+            )
+        if requested != "auto":
+            return requested
+        return "sim" if self.sim_span(topics) is not None else "log"
+
+    def check_window(
+        self, start: float | None, end: float | None, *, axis: str = "log", topics: Iterable[str] = ()
+    ) -> None:
+        """ConvertError when ``start``/``end`` (seconds from the first message on ``axis``: log
+        time, or the sim time of ``topics``) leave no time of the log, so a conversion would
+        write nothing. (Iterating such a window yields nothing.)"""
         self.time_window(start, end)
-        length = (self.end_ns - self.start_ns) / 1e9
+        span = self.sim_span(topics) if axis == "sim" else None
+        first, last = span if span is not None else (self.start_ns, self.end_ns)
+        length = (last - first) / 1e9
+        clock = " of sim time" if span is not None else ""
         if start is not None and start > length:
             raise ConvertError(
-                f"--start {start:g} is past the end of {self.path}, which is {length:.3f} s long: "
+                f"--start {start:g} is past the end of {self.path}, which is {length:.3f} s{clock} long: "
                 f"give --start between 0 and {length:.3f}"
             )
         if end is not None and end < 0:
@@ -203,15 +239,19 @@ class LogReader:
             return None
 
     def to_numpy(self, topic: str, **options: Any) -> dict[str, Any]:
-        """One topic flattened into arrays, keyed by field path (the NPZ keys without the topic).
+        """One topic flattened into arrays, keyed by field path: the NPZ's keys without the topic,
+        ``episode_index`` included (windows here are on log time).
 
         ``options`` are those of ``simrec_node.convert.collect`` (start, end, allow_object).
         """
         from .collect import collect
+        from .episodes import add_episode_index
 
         (name,) = self.resolve_topics([topic])
         table = collect(self, [name], **options).tables[name]
-        return table.arrays()
+        arrays = table.arrays()
+        add_episode_index(arrays, table.type_name)  # as the NPZ does: the same keys
+        return arrays
 
     # -------------------------------------------------------------------- the stream
 

@@ -98,6 +98,7 @@ def merge_summaries(name: str, summaries: list[LogSummary]) -> LogSummary:
         topics=_merge_topics(summaries),
         recording=_first_wins([s.recording for s in summaries]),
         user_meta=_first_wins([s.user_meta for s in summaries]),
+        clips=[clip for s in summaries for clip in s.clips],
         library=next((s.library for s in summaries if s.library), ""),
         profile=next((s.profile for s in summaries if s.profile), ""),
         indexed=all(s.indexed for s in summaries),

@@ -84,3 +84,4 @@ class LogSummary:
     warnings: list[str] = field(default_factory=list)
     episodes: EpisodeSummary | None = None
     files: list[FileEntry] = field(default_factory=list)
+    clips: list[dict[str, str]] = field(default_factory=list)  # the simrec.clip records, in order

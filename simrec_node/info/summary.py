@@ -193,6 +193,7 @@ def build_summary(path: str, size: int, facts: LogFacts) -> LogSummary:
         topics=topics,
         recording=_merged(facts, names.RECORDING),
         user_meta=_merged(facts, names.USER),
+        clips=[values for name, values in facts.metadata if name == names.CLIP],
         library=facts.library,
         profile=facts.profile,
         indexed=facts.indexed,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .episodes import EPISODE_TOPIC
+from .episodes import EPISODE_TOPIC, GYMNASIUM_NAMES
 from .errors import (
     IntegrationError,
     InvalidTimeError,
+    MissingClockError,
     RecorderClosedError,
     RecorderNotClosedWarning,
     ServeUnavailableError,
@@ -22,8 +23,10 @@ from .triggers import VideoTrigger, capped_cubic_video_schedule
 
 __all__ = [
     "EPISODE_TOPIC",
+    "GYMNASIUM_NAMES",
     "IntegrationError",
     "InvalidTimeError",
+    "MissingClockError",
     "RecordRollout",
     "RecordVectorRollout",
     "Recorder",

@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 
 from simrec_node.msgs import Episode
 
-__all__ = ["EPISODE_TOPIC", "EpisodeTracker"]
+__all__ = ["EPISODE_TOPIC", "GYMNASIUM_NAMES", "EpisodeTracker"]
 
 EPISODE_TOPIC = "/episodes"
+
+# simrec names each episode's statistics once, on /episodes (simrec.Episode); Gymnasium's
+# RecordEpisodeStatistics names the same numbers r, l, t, which the Gymnasium wrappers also
+# record under those names (<prefix>/episode_stats) for code that expects them.
+GYMNASIUM_NAMES = {"r": "episode_return", "l": "length", "t": "wall_time_s"}
 
 
 @dataclass

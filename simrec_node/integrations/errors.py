@@ -30,6 +30,11 @@ class InvalidTimeError(IntegrationError, ValueError):
     is 0 .. 2**64-1 ns); raised at the call, naming the topic."""
 
 
+class MissingClockError(IntegrationError, ValueError):
+    """``rec.step()`` got no ``sim_time`` and knows no ``dt``, but a source was added with ``hz``:
+    sampling it by rate needs a clock (it is never silently sampled at every step instead)."""
+
+
 class RecorderNotClosedWarning(UserWarning):
     """A ``Recorder`` was never closed: the interpreter exited, or it was garbage-collected,
     while open. The file was finished then; call ``close()`` (or use ``with``) to say when."""

@@ -8,18 +8,29 @@
 - ``action``: ``simrec.Tensor``;
 - ``step``: reward, terminated, truncated (``simrec.Scalars`` for one env; for vector envs a
   ``simrec.StateBatch`` of [N] arrays plus ``autoreset``: True where the step only reset that env);
-- ``info``: the numeric ``info`` entries; ``episode_stats``: Gymnasium's ``r``, ``l``, ``t``;
-- ``/episodes``: one ``simrec.Episode`` per finished episode;
+- ``info``: the numeric ``info`` entries;
+- ``/episodes``: one ``simrec.Episode`` per finished episode (``episode_return``, ``length``,
+  ``wall_time_s``, ...: simrec's one naming of episode statistics);
+- ``episode_stats``: the same numbers under Gymnasium's names ``r``, ``l``, ``t`` (and
+  ``env_index``), as ``RecordEpisodeStatistics`` puts them in ``info["episode"]``;
 - frames (when recorded) as ``foxglove.CompressedImage`` on ``/camera/<name_prefix>``, on
   RecordVideo's schedule; every clip also gets a ``simrec.clip`` metadata record named as
-  RecordVideo names its file (``rl-video-episode-8``).
+  RecordVideo names its file (``rl-video-episode-8``), with the video rate (``fps``, default the
+  env's ``render_fps``) that ``simrec convert`` then uses. With ``video_folder`` the clips are also
+  written there as RecordVideo writes them (``<video_folder>/rl-video-episode-8.mp4``).
+
+Both take ``RecordVideo``'s arguments (``video_folder``, ``episode_trigger``, ``step_trigger``,
+``video_length``, ``name_prefix``, ``fps``, ``disable_logger``) by the same names.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,10 +42,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without gymnasium
     raise ImportError("simrec's Gymnasium wrappers need gymnasium: pip install 'simrec[gymnasium]'") from exc
 
+from .episodes import GYMNASIUM_NAMES
 from .recorder import Recorder
 from .triggers import Clip, VideoTrigger
 
 __all__ = ["RecordRollout", "RecordVectorRollout"]
+
+_log = logging.getLogger("simrec")
 
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_]")
 
@@ -107,12 +121,14 @@ class _Rollout:
         trigger_args: dict[str, Any],
         topic_prefix: str,
         recorder_kwargs: dict[str, Any],
+        video: dict[str, Any],
     ) -> None:
         if isinstance(path_or_recorder, Recorder):
             self.recorder, self._owns_recorder = path_or_recorder, False
         else:
             self.recorder, self._owns_recorder = Recorder(path_or_recorder, **recorder_kwargs), True
         render_mode = getattr(env, "render_mode", None)
+        video_folder = video["video_folder"]
         if record_frames is None:
             record_frames = render_mode == "rgb_array"
         elif record_frames and render_mode != "rgb_array":
@@ -120,6 +136,28 @@ class _Rollout:
                 f"record_frames needs render_mode='rgb_array', this env has {render_mode!r}: "
                 "make the env with render_mode='rgb_array'"
             )
+        if video_folder is not None and not record_frames:
+            raise ValueError(
+                "video_folder needs frames: make the env with render_mode='rgb_array' "
+                f"(it has {render_mode!r})"
+            )
+        fps = video["fps"]
+        if fps is None:  # as RecordVideo
+            fps = (getattr(env, "metadata", None) or {}).get("render_fps", 30)
+        if not (isinstance(fps, int | float) and fps > 0):
+            raise ValueError(f"fps must be a positive frame rate, not {fps!r}")
+        self.fps = fps
+        self.disable_logger = bool(video["disable_logger"])
+        self.video_folder = None if video_folder is None else Path(video_folder).absolute()
+        if self.video_folder is not None:
+            if self.video_folder.is_dir() and any(self.video_folder.glob("*.mp4")):
+                warnings.warn(
+                    f"simrec: {self.video_folder} already holds videos; clips of the same name are "
+                    "replaced (as RecordVideo does)",
+                    stacklevel=3,
+                )
+            self.video_folder.mkdir(parents=True, exist_ok=True)
+        self._writer: Any = None
         name_prefix = trigger_args["name_prefix"]
         self.frame_topic = f"/camera/{_NOT_TOKEN.sub('_', name_prefix) or 'frames'}"
         self.trigger = VideoTrigger(**trigger_args, on_clip=self._clip_done) if record_frames else None
@@ -143,28 +181,52 @@ class _Rollout:
                 "frames": str(clip.frames),
                 "start_episode": str(clip.start_episode),
                 "start_step": str(clip.start_step),
+                "fps": str(self.fps),
             },
         )
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+            if not self.disable_logger:
+                _log.warning("simrec: wrote %s (%d frames at %g fps)", writer.target, clip.frames, self.fps)
+
+    def _write_clip_frame(self, frame: np.ndarray) -> None:
+        """Append ``frame`` to the open clip's MP4 in ``video_folder`` (RecordVideo's file name)."""
+        from simrec_node.convert.frames import pad_even
+        from simrec_node.convert.mp4 import ClipWriter
+
+        if self._writer is None:
+            target = self.video_folder / f"{self.trigger.clip.name}.mp4"
+            self._writer = ClipWriter(target, float(self.fps), None, quality=5.0)
+        rgb = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
+        self._writer.write(pad_even(rgb))
 
     def _frame(self, frame: Any, step: int) -> None:
         if isinstance(frame, list | tuple):  # vector envs: the first env's frame
             frame = frame[0] if frame else None
         if isinstance(frame, np.ndarray):
             self.recorder.log_image(self.frame_topic, frame, sim_time=self._sim(step))
+            if self.video_folder is not None:
+                self._write_clip_frame(frame)
             self.trigger.captured()
 
     def _stats(self, env_index: int, episode: Any) -> None:
-        values = {"r": episode.episode_return, "l": episode.length, "t": episode.wall_time_s}
+        values: dict[str, Any] = {ours: getattr(episode, field) for ours, field in GYMNASIUM_NAMES.items()}
         values["env_index"] = env_index
         self.recorder.log(
             self.topics["episode_stats"], values, step=episode.end_step, sim_time=self._sim(episode.end_step)
         )
 
     def _finish(self) -> None:
-        if self.trigger is not None:
-            self.trigger.stop()
-        if self._owns_recorder:
-            self.recorder.close()
+        try:
+            if self.trigger is not None:
+                self.trigger.stop()
+        finally:
+            if self._writer is not None:  # a clip that ended with no frame recorded: none to keep
+                self._writer.abort()
+                self._writer = None
+            if self._owns_recorder:
+                self.recorder.close()
 
 
 class RecordRollout(gym.Wrapper, _Rollout):
@@ -174,7 +236,11 @@ class RecordRollout(gym.Wrapper, _Rollout):
         env: the environment.
         path_or_recorder: an MCAP file to write (closed with the env) or a ``Recorder`` to share.
         record_frames: record ``env.render()`` frames; default: when ``render_mode="rgb_array"``.
+        video_folder: also write each clip there as an MP4, named as ``RecordVideo`` names it.
         episode_trigger, step_trigger, video_length, name_prefix: as in ``RecordVideo``.
+        fps: the clips' frame rate (default: the env's ``render_fps``, else 30, as RecordVideo),
+            recorded with each clip so ``simrec convert`` uses it.
+        disable_logger: False: log a line for each clip written to ``video_folder``.
         video_interval: start a clip every this many steps (Isaac Lab's ``--video_interval``).
         topic_prefix: where the rollout topics go.
         **recorder_kwargs: passed to ``Recorder`` when given a path (``image_format="png"``, ...).
@@ -186,10 +252,13 @@ class RecordRollout(gym.Wrapper, _Rollout):
         path_or_recorder: str | os.PathLike[str] | Recorder,
         *,
         record_frames: bool | None = None,
+        video_folder: str | os.PathLike[str] | None = None,
         episode_trigger: Callable[[int], bool] | None = None,
         step_trigger: Callable[[int], bool] | None = None,
         video_length: int = 0,
         name_prefix: str = "rl-video",
+        fps: int | float | None = None,
+        disable_logger: bool = True,
         video_interval: int | None = None,
         topic_prefix: str = "/rollout",
         **recorder_kwargs: Any,
@@ -202,7 +271,8 @@ class RecordRollout(gym.Wrapper, _Rollout):
             name_prefix=name_prefix,
             video_interval=video_interval,
         )
-        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs)
+        video = dict(video_folder=video_folder, fps=fps, disable_logger=disable_logger)
+        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs, video)
         self._return = 0.0
         self._length = 0
 
@@ -259,9 +329,12 @@ class RecordRollout(gym.Wrapper, _Rollout):
 class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
     """``RecordRollout`` for vector envs: [N, ...] records, per-env episodes, autoreset aware.
 
-    With the default ``NEXT_STEP`` autoreset (``env.metadata["autoreset_mode"]``), the step after
-    an env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
-    counted in any episode. Frames are the first env's, on vector ``RecordVideo``'s schedule.
+    All three autoreset modes (``env.metadata["autoreset_mode"]``) give the episodes Gymnasium's
+    vector ``RecordEpisodeStatistics`` reports. With the default ``NEXT_STEP``, the step after an
+    env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
+    counted in any episode. With ``SAME_STEP`` the next episode starts at the next step; with
+    ``DISABLED`` at the next step after ``reset(options={"reset_mask": ...})``. Frames are the
+    first env's, on vector ``RecordVideo``'s schedule.
     """
 
     def __init__(
@@ -270,10 +343,13 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         path_or_recorder: str | os.PathLike[str] | Recorder,
         *,
         record_frames: bool | None = None,
+        video_folder: str | os.PathLike[str] | None = None,
         episode_trigger: Callable[[int], bool] | None = None,
         step_trigger: Callable[[int], bool] | None = None,
         video_length: int = 0,
         name_prefix: str = "rl-video",
+        fps: int | float | None = None,
+        disable_logger: bool = True,
         video_interval: int | None = None,
         topic_prefix: str = "/rollout",
         **recorder_kwargs: Any,
@@ -286,7 +362,8 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
             name_prefix=name_prefix,
             video_interval=video_interval,
         )
-        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs)
+        video = dict(video_folder=video_folder, fps=fps, disable_logger=disable_logger)
+        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs, video)
         mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
         self.autoreset_mode = gym.vector.AutoresetMode(mode)
         n = self.num_envs
@@ -298,7 +375,9 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict]:
         mask = None if options is None else options.get("reset_mask")
-        obs, info = self.env.reset(seed=seed, options=options)
+        # A copy: SyncVectorEnv pops "reset_mask" from the dict it gets, and a wrapper around this
+        # one (Gymnasium's RecordEpisodeStatistics) reads it after us.
+        obs, info = self.env.reset(seed=seed, options=None if options is None else dict(options))
         mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         rec = self.recorder
         rec.reset(np.flatnonzero(mask).tolist(), step=self.steps, sim_time=self._sim(self.steps))
@@ -349,6 +428,10 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
                 sim_time=self._sim(step),
             )
             self._stats(int(i), episode)
+        # A finished episode's sums start again: at once for SAME_STEP (the env already reset),
+        # and harmlessly early for NEXT_STEP (the next step is a reset step) and DISABLED (reset()).
+        self._returns[dones] = 0.0
+        self._lengths[dones] = 0
         if next_step:
             self._prev_dones = dones
         if self.trigger is not None and self.trigger.vector_step(

@@ -51,6 +51,7 @@ from simrec_node.record import (
 from .episodes import EPISODE_TOPIC, EpisodeTracker
 from .errors import (
     InvalidTimeError,
+    MissingClockError,
     RecorderClosedError,
     RecorderNotClosedWarning,
     ServeUnavailableError,
@@ -198,6 +199,8 @@ class Recorder:
         on_disk_full: ``"stop"`` (close the file cleanly; the next ``log`` and ``close()`` raise)
             or ``"pause"`` (split recordings: wait for room, go on in the next file).
         start_paused: start paused (``resume()`` starts recording).
+        dt: seconds of sim time per ``step()`` (Genesis' ``dt``): ``step()`` without ``sim_time``
+            stamps its samples ``k * dt`` and samples ``hz`` sources by that clock.
 
     Raises:
         OutputError: the file exists (without ``overwrite``) or cannot be written.
@@ -230,8 +233,13 @@ class Recorder:
         on_disk_full: str = "stop",
         start_paused: bool = False,
         chunk_size: int = 4 * 1024 * 1024,
+        dt: float | None = None,
     ) -> None:
         self._closed = True  # until the engine runs: __del__ and atexit leave it alone
+        if dt is not None and not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
+            raise InvalidTimeError(f"dt must be a positive number of seconds, not {dt!r}")
+        self.dt: float | None = None if dt is None else float(dt)
+        self._clock = 0.0  # the sim time of the next step() that gets none (with a dt)
         if when_full not in _WHEN_FULL:
             raise ValueError(f"when_full must be 'block' or 'drop', not {when_full!r}")
         if on_disk_full not in _ON_DISK_FULL:
@@ -421,8 +429,9 @@ class Recorder:
     ) -> None:
         """Register ``data_func``: ``step()`` calls it and logs what it returns on ``topic``.
 
-        With ``hz`` it is sampled at that rate of simulated time (when ``step`` gets
-        ``sim_time``); without, or without sim time, on every ``step()``.
+        With ``hz`` it is sampled at that rate of simulated time, which ``step`` takes from its
+        ``sim_time`` or from a ``dt`` (the Recorder's or the call's); without ``hz``, on every
+        ``step()``.
         """
         if hz is not None and hz <= 0:
             raise ValueError(f"hz must be positive, got {hz}")
@@ -430,8 +439,31 @@ class Recorder:
         name = self._resolve(topic)
         self._sources.append(_Source(data_func, name, None if hz is None else 1.0 / hz, image))
 
-    def step(self, *, sim_time: float | None = None, step: int | None = None) -> None:
-        """Sample the registered data functions that are due at this step."""
+    def step(
+        self, *, sim_time: float | None = None, step: int | None = None, dt: float | None = None
+    ) -> None:
+        """Sample the registered data functions that are due at this step.
+
+        The step's sim time is ``sim_time``, else the clock ``dt`` keeps (``dt`` here, else the
+        Recorder's): 0 at the first step, then ``dt`` later at each. Without either, sources
+        added with ``hz`` have no clock to be sampled by: ``MissingClockError``.
+
+        Raises:
+            MissingClockError: a source has ``hz`` and there is neither ``sim_time`` nor ``dt``.
+        """
+        if dt is not None and not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
+            raise InvalidTimeError(f"dt must be a positive number of seconds, not {dt!r}")
+        dt = self.dt if dt is None else dt
+        if sim_time is None and dt is not None:
+            sim_time = self._clock
+        if sim_time is None and any(source.period is not None for source in self._sources):
+            hz = next(round(1 / s.period, 6) for s in self._sources if s.period is not None)
+            raise MissingClockError(
+                f"rec.step() has no sim time for {hz:g} Hz sampling: pass sim_time= to step(), "
+                "or dt= to Recorder(...) or step()"
+            )
+        if sim_time is not None and dt is not None:
+            self._clock = sim_time + dt
         if step is None:
             step = self._step_calls
         self._step_calls += 1
@@ -439,7 +471,8 @@ class Recorder:
         if sim_time is not None:
             self._last_time = sim_time
         for source in self._sources:
-            if source.period is not None and sim_time is not None:
+            if source.period is not None:
+                assert sim_time is not None  # checked above
                 if source.next_due is None:
                     source.next_due = sim_time
                 if sim_time + 1e-9 < source.next_due:

@@ -4,6 +4,6 @@ RECORDING = "simrec.recording"  # how the recording was made: command line, host
 USER = "simrec.meta"  # the user's own key/values (``--meta``, ``Recorder(meta=...)``)
 TOPIC_STATS = "simrec.topic_stats"  # topic -> JSON counters (received, written, *_dropped)
 SPLIT = "simrec.split"  # one file of a split recording: its index and the recording's name
-CLIP = "simrec.clip"  # one video clip of a Gymnasium wrapper: its name, topic and frames
+CLIP = "simrec.clip"  # one video clip of a Gymnasium wrapper: its name, topic, frames and fps
 
-KNOWN = frozenset({RECORDING, USER, TOPIC_STATS})  # what `simrec info` reads and shows
+KNOWN = frozenset({RECORDING, USER, TOPIC_STATS, CLIP})  # what `simrec info` reads
