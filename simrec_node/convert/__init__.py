@@ -18,6 +18,8 @@ from .reader import LogReader, RawRecord, TopicInfo, open_log
 __all__ = [
     "META_KEY",
     "ConvertError",
+    "EpisodeDataset",
+    "EpisodeStream",
     "LogIterableDataset",
     "LogReader",
     "Mp4Options",
@@ -37,12 +39,17 @@ __all__ = [
     "open_log",
 ]
 
-_TORCH_NAMES = ("LogIterableDataset", "StateBatchDataset")
+_TORCH_NAMES = {
+    "LogIterableDataset": "dataset",
+    "StateBatchDataset": "dataset",
+    "EpisodeDataset": "episode_dataset",
+    "EpisodeStream": "episode_dataset",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _TORCH_NAMES:
-        from . import dataset
+        import importlib
 
-        return getattr(dataset, name)
+        return getattr(importlib.import_module(f".{_TORCH_NAMES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
