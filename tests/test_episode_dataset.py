@@ -128,3 +128,24 @@ def test_dataloader_workers_see_every_frame_once(logs) -> None:
     # alone (no workers) it yields episode after episode, each frame in order
     alone = [(int(x["episode_index"]), int(x["frame_index"])) for x in EpisodeStream(data)]
     assert alone == sorted(alone) and len(alone) == len(data)
+
+
+@pytest.mark.torch
+def test_a_list_of_indexes_is_the_batch_of_those_frames(logs) -> None:
+    torch = pytest.importorskip("torch")
+    from simrec_node.convert import EpisodeDataset
+
+    paths, _ = logs
+    data = EpisodeDataset(paths, windows={"tensors.qpos": [-0.02, 0.0, 0.01]})
+    picks = [5, 0, 137, -1, 64]
+    batch = data[picks]
+    for key, value in batch.items():
+        stacked = torch.stack([data[i][key] for i in picks])
+        assert torch.equal(value, stacked), key
+    got = []
+    for batch in data.loader(16, shuffle=True, num_workers=2):
+        assert batch["tensors.qpos"].shape[1:] == (3, 2)
+        got += batch["index"].tolist()
+    assert sorted(got) == list(range(len(data)))
+    with pytest.raises(IndexError):
+        data[[0, len(data)]]

@@ -5,8 +5,10 @@
 across every log and env), ``frame_index`` (position in the episode), ``env_index``,
 ``timestamp`` (seconds since the episode began) and ``index``. ``windows={key: [offsets in s]}``
 (LeRobot's ``delta_timestamps``) turns ``key`` into ``[W, ...]`` frames of the same episode with
-``<key>_is_pad`` ``[W]`` (see ``windows.py``). A ``DataLoader`` with workers splits it by index,
-as for any map-style dataset; ``EpisodeStream`` instead gives each worker whole episodes.
+``<key>_is_pad`` ``[W]`` (see ``windows.py``). A list of indexes gives their batch in one gather
+per key; ``dataset.loader(batch_size, ...)`` is the ``DataLoader`` that asks for batches that way
+(the fast path). A ``DataLoader`` with workers splits it by index, as for any map-style dataset;
+``EpisodeStream`` instead gives each worker whole episodes.
 
 The fields are read once per log with ``build_arrays``, so values, ``episode_index`` and names are
 the NPZ converter's. torch is optional: this module is imported on first use.
@@ -22,7 +24,15 @@ import numpy as np
 
 try:
     import torch
-    from torch.utils.data import Dataset, IterableDataset, get_worker_info
+    from torch.utils.data import (
+        BatchSampler,
+        DataLoader,
+        Dataset,
+        IterableDataset,
+        RandomSampler,
+        SequentialSampler,
+        get_worker_info,
+    )
 except ImportError as exc:  # the CLI and the converters work without torch
     raise ImportError("simrec's torch datasets need PyTorch: pip install torch") from exc
 
@@ -88,18 +98,37 @@ class EpisodeDataset(Dataset):
         starts = self.samples.episode_starts
         return range(int(starts[episode]), int(starts[episode + 1]))
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} frames")
+    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
+        """One frame; or, for a list of indexes, the batch of them (every key stacked)."""
+        if isinstance(index, int | np.integer):
+            return self._gather(int(index))
+        rows = np.asarray(index, dtype=np.int64)
+        if rows.ndim != 1:
+            raise IndexError("a batch of frames is a flat list of indexes")
+        return self._gather(rows)
+
+    def _gather(self, index: int | np.ndarray) -> dict[str, Any]:
+        n = len(self)
+        bad = np.asarray(index)
+        if np.any((bad < -n) | (bad >= n)):
+            raise IndexError(f"index {index} out of range for {n} frames")
+        index = index % n if n else index
         item = {k: torch.from_numpy(np.array(v[index])) for k, v in self._plain.items()}
         for key, (rows, pad) in self.windows.items():
             item[key] = torch.from_numpy(self.samples.data[key][rows[index]])
-            item[key + "_is_pad"] = torch.from_numpy(pad[index].copy())
+            item[key + "_is_pad"] = torch.from_numpy(np.array(pad[index]))
         for key, v in self._place.items():
-            item[key] = torch.tensor(v[index])
+            item[key] = torch.from_numpy(np.array(v[index]))
         return item
+
+    def loader(
+        self, batch_size: int, *, shuffle: bool = False, drop_last: bool = False, **kwargs: Any
+    ) -> DataLoader:
+        """A ``DataLoader`` of batches gathered at once (one numpy gather per key and batch, not
+        ``batch_size`` items collated one by one); ``kwargs`` go to ``DataLoader`` (``num_workers``...)."""
+        order = RandomSampler(self) if shuffle else SequentialSampler(self)
+        batches = BatchSampler(order, batch_size, drop_last)
+        return DataLoader(self, batch_size=None, sampler=batches, **kwargs)
 
 
 class EpisodeStream(IterableDataset):

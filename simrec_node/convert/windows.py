@@ -1,6 +1,7 @@
 """Samples and windows over episodes, in numpy (no torch): the index behind the windowed datasets.
 
-A sample is one step of one environment of one log. Samples are numbered episode by episode
+A sample is one step of one environment of one log: a batched topic's ``[T, N, ...]`` fields
+give ``[...]`` per sample (N = 1 included). Samples are numbered episode by episode
 (log, then env, then step), so every episode is one contiguous range of sample numbers and
 ``episode_index`` numbers episodes across all logs and envs. A window ``{key: offsets in
 seconds}`` (LeRobot's ``delta_timestamps``) becomes, per sample, the sample numbers of the
@@ -52,9 +53,10 @@ def _times(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     return (log_time - log_time[0]).astype(np.float64) / 1e9
 
 
-def _envs(arrays: Mapping[str, np.ndarray]) -> int:
+def _envs(arrays: Mapping[str, np.ndarray]) -> int | None:
+    """N for a batched topic (its ``episode_index`` is [T, N], as a StateBatch's), else None."""
     index = arrays.get("episode_index")
-    return int(index.shape[1]) if index is not None and index.ndim == 2 else 1
+    return int(index.shape[1]) if index is not None and index.ndim == 2 else None
 
 
 def build_samples(logs: Sequence[Mapping[str, np.ndarray]]) -> Samples:
@@ -72,7 +74,8 @@ def build_samples(logs: Sequence[Mapping[str, np.ndarray]]) -> Samples:
         steps = len(arrays["log_time"])
         if not steps:
             continue
-        envs = _envs(arrays)
+        batched = _envs(arrays)
+        envs = batched or 1
         times = _times(arrays)
         tol = float(np.median(np.diff(times))) / 2 if steps > 1 else 0.0
         index = arrays.get("episode_index")
@@ -94,7 +97,7 @@ def build_samples(logs: Sequence[Mapping[str, np.ndarray]]) -> Samples:
             place["tol"].append(np.full(steps, tol))
             for key in keys:
                 value = arrays[key]
-                per_env = envs > 1 and value.ndim >= 2 and value.shape[1] == envs
+                per_env = batched is not None and value.ndim >= 2 and value.shape[1] == envs
                 parts[key].append(value[:, env] if per_env else value)
     if not count:
         raise ConvertError("the logs hold no step to sample")
