@@ -1,4 +1,5 @@
-"""``simrec convert FILE -o OUT``: a log to NPZ arrays (``.npz``) or H.264 video (``.mp4`` / DIR/).
+"""``simrec convert FILE -o OUT``: a log to NPZ arrays (``.npz``), Parquet tables (``.parquet``, a
+directory of one file per topic) or H.264 video (``.mp4`` / DIR/).
 
 FILE may be a directory of split files or several files: they are converted as one log.
 """
@@ -13,8 +14,10 @@ from simrec_node.convert import (
     ConvertError,
     Mp4Options,
     NpzOptions,
+    ParquetOptions,
     convert_to_mp4,
     convert_to_npz,
+    convert_to_parquet,
     open_log,
 )
 from simrec_node.convert.episodes import prefix
@@ -29,9 +32,11 @@ from .status import ProgressBar, bytes_done, human_bytes
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="convert an MCAP log to NPZ arrays (.npz) or MP4 video (.mp4, or DIR/ for every camera)",
-        description="Convert an MCAP log: numeric topics to an .npz of [T, ...] arrays, camera "
-        "topics to H.264 .mp4 video. The output format follows the -o name.",
+        help="convert an MCAP log to NPZ arrays (.npz), Parquet tables (.parquet) or MP4 video "
+        "(.mp4, or DIR/ for every camera)",
+        description="Convert an MCAP log: numeric topics to an .npz of [T, ...] arrays or to a "
+        "run.parquet/ directory of one Parquet table per topic, camera topics to H.264 .mp4 video. "
+        "The output format follows the -o name, or --format.",
     )
     parser.add_argument(
         "files",
@@ -40,7 +45,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="the MCAP log: a file, a directory of split files (run/run_0.mcap, ...), or several files",
     )
     parser.add_argument(
-        "-o", "--output", required=True, help="out.npz, out.mp4, or DIR/ (one video per camera)"
+        "-o",
+        "--output",
+        required=True,
+        help="out.npz, run.parquet (a directory: one table per topic), out.mp4, "
+        "or DIR/ (one video per camera)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the output format, where the -o name does not say it (default: from the -o name)",
     )
     parser.add_argument(
         "-t",
@@ -122,13 +136,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _kind(output: str) -> str:
+FORMATS = ("npz", "parquet", "mp4")
+
+
+def _kind(output: str, chosen: str | None = None) -> str:
+    if chosen is not None:
+        return chosen
+    if output.lower().rstrip("/" + os.sep).endswith(".parquet"):
+        return "parquet"
     if output.lower().endswith(".npz"):
         return "npz"
     if output.lower().endswith(".mp4") or is_directory_output(output):
         return "mp4"
     raise UsageError(
-        f"cannot tell the format of {output!r}: name it *.npz or *.mp4, or give a directory (DIR/)"
+        f"cannot tell the format of {output!r}: name it *.npz, *.parquet or *.mp4, pass --format, "
+        "or give a directory (DIR/)"
     )
 
 
@@ -137,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
-    kind = _kind(args.output)
+    kind = _kind(args.output, args.format)
     reader = open_log(files)
     stop = install_stop_handlers()
     bar: ProgressBar | None = None
@@ -152,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done)
 
     try:
-        lines = _run_npz(args, reader, progress) if kind == "npz" else _run_mp4(args, reader, progress)
+        runner = {"npz": _run_npz, "parquet": _run_parquet, "mp4": _run_mp4}[kind]
+        lines = runner(args, reader, progress)
     finally:
         if bar is not None:
             bar.finish()
@@ -209,6 +232,27 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
             f"skipped {_plural(len(skipped), 'field')} that make no numeric array (strings, bytes, "
             f"ragged), listed in __meta__{hint}"
         )
+        if args.list_skipped:
+            lines += [f"  {key}: {why}" for key, why in skipped.items()]
+    return lines
+
+
+def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
+    if args.align or args.hz or args.split_episodes or args.compress:
+        raise UsageError(
+            "--align, --hz, --split-episodes and --compress apply to .npz output; Parquet keeps each "
+            "topic's own rows (with episode_index) and is always compressed"
+        )
+    options = ParquetOptions(topics=tuple(args.topics) or None, start=args.start, end=args.end)
+    result = convert_to_parquet(reader, args.output, options, overwrite=args.overwrite, progress=progress)
+    lines = [
+        f"wrote {args.output}/: {_plural(len(result.files), 'table')} "
+        f"({_plural(sum(result.rows.values()), 'row')}), one .parquet file per topic"
+    ]
+    lines += [f"  {topic}: {path.name}, {result.rows[topic]:,} rows" for topic, path in result.files.items()]
+    skipped = result.meta["skipped"]
+    if skipped:
+        lines.append(f"skipped {_plural(len(skipped), 'field')} that make no numeric column")
         if args.list_skipped:
             lines += [f"  {key}: {why}" for key, why in skipped.items()]
     return lines
