@@ -20,9 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.netns import ROUTER_PORT, Hosts, why_no_namespaces  # noqa: E402
-
-LOCAL_ROUTER = f"tcp/127.0.0.1:{ROUTER_PORT}"
+from tests.netns import LOCAL_ROUTER, Hosts, why_no_namespaces  # noqa: E402
 
 
 def publish(size: int, rate_hz: float, duration_s: float) -> None:
@@ -67,15 +65,7 @@ def main() -> None:
         sys.exit(f"bench_link_fault: {why_not}")
     hosts = Hosts()
     try:
-        hosts.add("a")
-        hosts.add("b")
-        hosts.link("a", "b")
-        router_a = hosts.start(
-            "a", "router", "--listen", LOCAL_ROUTER, "--listen", f"tcp/10.200.1.1:{ROUTER_PORT}"
-        )
-        router_b = hosts.start("b", "router", "--connect", f"tcp/10.200.1.1:{ROUTER_PORT}")
-        router_a.wait_for("+ router")
-        router_b.wait_for("+ router")
+        router_a, router_b = hosts.routed_line(["a", "b"])
         env = {"SIMREC_DOMAIN": "fault" + uuid.uuid4().hex[:8], "SIMREC_ZENOH_CONNECT": LOCAL_ROUTER}
         with tempfile.TemporaryDirectory() as tmp:
             output = Path(tmp) / "fault.mcap"

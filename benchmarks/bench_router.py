@@ -29,10 +29,9 @@ from mcap.reader import make_reader
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.netns import ROUTER_PORT, Hosts, why_no_namespaces  # noqa: E402
+from tests.netns import LOCAL_ROUTER, Hosts, why_no_namespaces  # noqa: E402
 
 PUBLISHER = str(Path(__file__).resolve().parent / "path_publisher.py")
-LOCAL_ROUTER = f"tcp/127.0.0.1:{ROUTER_PORT}"
 WAYS = ("one host", "no shm", "via router", "across")
 
 
@@ -96,15 +95,7 @@ def main() -> None:
         sys.exit(f"bench_router: {why_not}")
     hosts = Hosts()
     try:
-        hosts.add("a")
-        hosts.add("b")
-        hosts.link("a", "b")
-        router_a = hosts.start(
-            "a", "router", "--listen", LOCAL_ROUTER, "--listen", f"tcp/10.200.1.1:{ROUTER_PORT}"
-        )
-        router_b = hosts.start("b", "router", "--connect", f"tcp/10.200.1.1:{ROUTER_PORT}")
-        router_a.wait_for("+ router")
-        router_b.wait_for("+ router")
+        hosts.routed_line(["a", "b"])
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             envs = _configs(tmp)

@@ -8,6 +8,7 @@ collide; the only addresses used are the ones assigned here, inside these namesp
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 IP = shutil.which("ip") or "/usr/sbin/ip"
 ROUTER_PORT = 7447
+LOCAL_ROUTER = f"tcp/127.0.0.1:{ROUTER_PORT}"  # each namespace's own loopback
 
 
 def why_no_namespaces() -> str | None:
@@ -119,6 +121,28 @@ class Hosts:
             _ip("-n", host.namespace, "link", "set", veth, "up")
             host.addresses[other] = address
             host.interfaces[other] = veth
+
+    def routed_line(self, line: list[str]) -> list[Process]:
+        """Hosts in a line, linked neighbour to neighbour, each with a ``simrec router`` on its own
+        loopback that dials the previous host's; returns the routers once all neighbours met."""
+        for name in line:
+            self.add(name)
+        for a, b in itertools.pairwise(line):
+            self.link(a, b)
+        routers = []
+        for i, name in enumerate(line):
+            host = self.hosts[name]
+            args = ["router", "--listen", LOCAL_ROUTER]
+            if i + 1 < len(line):  # the next host dials this one
+                args += ["--listen", f"tcp/{host.addresses[line[i + 1]]}:{ROUTER_PORT}"]
+            if i > 0:
+                previous = self.hosts[line[i - 1]]
+                args += ["--connect", f"tcp/{previous.addresses[name]}:{ROUTER_PORT}"]
+            routers.append(self.start(name, *args))
+        for i, router in enumerate(routers):
+            router.wait_for("listening on")
+            router.wait_for("+ router", count=(i > 0) + (i + 1 < len(line)))
+        return routers
 
     def set_link(self, a: str, b: str, up: bool) -> None:
         """Take the link between ``a`` and ``b`` down (both ends) or bring it back."""

@@ -6,7 +6,6 @@ loopback and the 10.200.x.y/30 addresses the test gives its veths; nothing else 
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
@@ -16,13 +15,10 @@ from pathlib import Path
 import pytest
 from mcap.reader import make_reader
 
-from .netns import ROUTER_PORT, Hosts, why_no_namespaces
+from .netns import LOCAL_ROUTER, Hosts, why_no_namespaces
 
 _WHY_NOT = why_no_namespaces()
 pytestmark = pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")
-
-LOCAL_ROUTER = f"tcp/127.0.0.1:{ROUTER_PORT}"  # each namespace's own loopback
-
 
 @pytest.fixture
 def hosts():
@@ -36,29 +32,6 @@ def hosts():
 
 def _env(domain: str) -> dict[str, str]:
     return {"SIMREC_DOMAIN": domain, "SIMREC_ZENOH_CONNECT": LOCAL_ROUTER}
-
-
-def _routers(hosts: Hosts, line: list[str]) -> list:
-    """Hosts in a line, each with a router that connects to the previous one's."""
-    for name in line:
-        hosts.add(name)
-    for a, b in itertools.pairwise(line):
-        hosts.link(a, b)
-    routers = []
-    for i, name in enumerate(line):
-        host = hosts.hosts[name]
-        args = ["router", "--listen", LOCAL_ROUTER]
-        if i + 1 < len(line):  # the next host dials this one
-            args += ["--listen", f"tcp/{host.addresses[line[i + 1]]}:{ROUTER_PORT}"]
-        if i > 0:
-            previous = hosts.hosts[line[i - 1]]
-            args += ["--connect", f"tcp/{previous.addresses[name]}:{ROUTER_PORT}"]
-        routers.append(hosts.start(name, *args))
-    for i, router in enumerate(routers):
-        router.wait_for("listening on")
-        neighbours = (i > 0) + (i + 1 < len(line))
-        router.wait_for("+ router", count=neighbours)
-    return routers
 
 
 def _start_recorder(hosts: Hosts, host: str, output: Path, domain: str):
@@ -109,7 +82,7 @@ DEMO_TOPICS = {"/sim/state", "/clock", "/sim/reward", "/tf", "/sim/scene", "/cam
 
 
 def test_a_demo_on_one_host_is_recorded_whole_on_another(hosts: Hosts, domain: str, tmp_path: Path) -> None:
-    _routers(hosts, ["a", "b"])
+    hosts.routed_line(["a", "b"])
     output = tmp_path / "across.mcap"
     recorder = _start_recorder(hosts, "b", output, domain)
     demo = hosts.start("a", *DEMO, "--duration", "4", env=_env(domain))
@@ -148,7 +121,7 @@ def test_a_demo_on_one_host_is_recorded_whole_on_another(hosts: Hosts, domain: s
 def test_a_link_down_for_2_s_is_a_counted_gap_and_recording_goes_on(
     hosts: Hosts, domain: str, tmp_path: Path
 ) -> None:
-    routers = _routers(hosts, ["a", "b"])
+    routers = hosts.routed_line(["a", "b"])
     output = tmp_path / "fault.mcap"
     recorder = _start_recorder(hosts, "b", output, domain)
     demo = hosts.start("a", *DEMO, "--duration", "8", env=_env(domain))
@@ -206,7 +179,7 @@ with Node("late") as node:
 
 
 def test_a_third_host_behind_the_second_gets_the_first_hosts_topics(hosts: Hosts, domain: str) -> None:
-    _routers(hosts, ["a", "b", "c"])
+    hosts.routed_line(["a", "b", "c"])
     demo = hosts.start("a", *DEMO, "--duration", "20", env=_env(domain))
     talker = hosts.spawn("a", [sys.executable, "-c", LATCHED_TALKER], _env(domain))
     demo.wait_for("publishing")
@@ -225,7 +198,7 @@ def test_the_live_view_on_one_host_shows_another_hosts_topics(hosts: Hosts, doma
     from .mcap_interop import INTEROP_DIR, ensure_node_peers
 
     ensure_node_peers()
-    _routers(hosts, ["a", "b"])
+    hosts.routed_line(["a", "b"])
     demo = hosts.start("a", *DEMO, "--duration", "20", env=_env(domain))
     demo.wait_for("publishing")
     serve = hosts.start("b", "serve", "-a", "--port", "0", "-q", env=_env(domain))
