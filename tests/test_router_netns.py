@@ -20,6 +20,7 @@ from .netns import LOCAL_ROUTER, Hosts, why_no_namespaces
 _WHY_NOT = why_no_namespaces()
 pytestmark = pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")
 
+
 @pytest.fixture
 def hosts():
     made = Hosts()
