@@ -7,7 +7,7 @@ import pytest
 
 gym = pytest.importorskip("gymnasium")
 
-from simrec_node.convert import convert_to_npz, open_log  # noqa: E402
+from simrec_node.convert import NpzOptions, convert_to_npz, open_log  # noqa: E402
 from simrec_node.integrations import RecordBatchedRollout, RecordRollout, RecordVectorRollout  # noqa: E402
 
 from .integrations_helpers import read_messages, read_metadata  # noqa: E402
@@ -155,6 +155,9 @@ def test_batched_torch_env_records_batches_and_per_env_episodes(tmp_path, wrappe
     step = open_log(path).to_numpy("/rollout/step")
     np.testing.assert_array_equal(step["tensors.truncated"], seen["truncated"])
     np.testing.assert_array_equal(step["tensors.reward"], seen["reward"])
+    short = convert_to_npz(open_log(path), tmp_path / "short.npz", NpzOptions(keys="short")).arrays
+    np.testing.assert_array_equal(short["rollout/obs/policy"], seen["obs"])
+    np.testing.assert_array_equal(short["rollout/action"], seen["action"])
 
 
 @pytest.mark.torch
