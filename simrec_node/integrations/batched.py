@@ -80,7 +80,7 @@ class _HostCopy:
     """Host numpy copies of a few device tensors, started without waiting for the device."""
 
     def __init__(self, tensors: dict[str, Any]) -> None:
-        self._event: Any = None
+        self._events: list[Any] = []
         self._host: dict[str, Any] = {}
         for key, tensor in tensors.items():
             tensor = tensor.detach()
@@ -90,18 +90,18 @@ class _HostCopy:
                 host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
                 host.copy_(tensor, non_blocking=True)
                 self._host[key] = host
-                self._event = self._event or torch.cuda.Event()
+                event = torch.cuda.Event()
+                event.record(torch.cuda.current_stream(tensor.device))  # the copy's stream, its device
+                self._events.append(event)
             else:  # CPU (a copy now), or a device without pinned async copies (MPS, XPU): sync copy
                 self._host[key] = tensor.to("cpu", copy=True)
-        if self._event is not None:
-            self._event.record()
 
     def ready(self) -> bool:
-        return self._event is None or self._event.query()
+        return all(event.query() for event in self._events)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if self._event is not None:
-            self._event.synchronize()
+        for event in self._events:
+            event.synchronize()
         return {k: v.numpy() for k, v in self._host.items()}
 
 
