@@ -181,3 +181,23 @@ def test_short_keys_that_collide_are_an_error_naming_both(tmp_path):
         convert_to_npz(open_log(log), tmp_path / "z.npz").arrays["/robot/state/tensors.step"],
         np.zeros((6, 2)),
     )
+
+
+def test_stop_recording_saves_camera_frames_as_mp4(tmp_path):
+    import imageio_ffmpeg
+
+    frames = iter(range(1000))
+
+    def render():  # a camera's render(): a new uint8 frame at every call
+        frame = np.zeros((32, 48, 3), np.uint8)
+        frame[:, :, 1] = next(frames) * 8 % 256
+        return frame
+
+    rec = Recorder(tmp_path / "cam.mcap", dt=1 / 60, image_format="png")
+    assert rec.start_recording(render, topic="camera/rgb", hz=30, image=True) == "/camera/rgb"
+    for _ in range(60):
+        rec.step()
+    files = rec.stop_recording(save_to=tmp_path / "cam.mp4")
+    assert files[-1] == tmp_path / "cam.mp4"
+    count, seconds = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "cam.mp4"))
+    assert count == 30 and seconds == pytest.approx(1.0, abs=0.05)  # 1 s of sim time at 30 Hz

@@ -204,6 +204,10 @@ class Recorder(GenesisRecording):
         dt: seconds of sim time per ``step()`` (Genesis' ``dt``): ``step()`` without ``sim_time``
             stamps its samples ``k * dt`` and samples ``hz`` sources by that clock.
 
+    Genesis' recording calls are here too (``genesis.py``): ``start_recording(data_func, hz=,
+    async_mode=)`` samples ``data_func`` at each ``step()``; ``stop_recording(save_to=)`` closes
+    the log and writes ``save_to`` (``.npz`` with short keys, or ``.mp4``).
+
     Raises:
         OutputError: the file exists (without ``overwrite``) or cannot be written.
     """
