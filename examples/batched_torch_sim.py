@@ -1,6 +1,7 @@
-"""A batched torch "simulator" with 4096 environments, recorded in-process.
+"""A batched torch "simulator" (4096 environments on a GPU, 256 on the CPU), recorded in-process
+with rec.log / rec.add: the plain API under every wrapper.
 
-python examples/batched_torch_sim.py      # writes batched.mcap; open it in Foxglove
+python examples/batched_torch_sim.py      # writes batched.mcap, then says what to run next
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import torch
 
 from simrec_node import Recorder
 
-NUM_ENVS, DIM, DT = 4096, 32, 0.01
+DIM, DT = 32, 0.01
 device = "cuda" if torch.cuda.is_available() else "cpu"
+NUM_ENVS = 4096 if device == "cuda" else 256
 
 
 def main() -> None:
@@ -19,7 +21,7 @@ def main() -> None:
     episode_return = torch.zeros(NUM_ENVS, device=device)
     with Recorder("batched.mcap", overwrite=True) as rec:
         rec.add(lambda: {"qpos": qpos, "qvel": qvel}, "sim/state", hz=50)  # sampled at 50 Hz sim time
-        for step in range(500):
+        for step in range(200):
             sim_time = step * DT
             action = -0.1 * qpos
             qvel.add_(action * DT)
@@ -35,7 +37,9 @@ def main() -> None:
                 episode_return[i] = 0
                 qpos[i] = 0
                 rec.reset(i)
-    print(f"wrote batched.mcap ({rec.stats.written} messages, {rec.stats.dropped} dropped)")
+    print(f"wrote batched.mcap ({rec.stats.written} messages, {rec.stats.dropped} dropped); next:")
+    print("  simrec info batched.mcap")
+    print("  simrec convert batched.mcap -o batched.npz -t /sim/state --keys short --overwrite")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,12 @@
-"""Record CartPole with simrec's Gymnasium wrapper, then turn the log into MP4 and NPZ.
+"""Gymnasium, one env: record CartPole (steps, episodes, RecordVideo-scheduled frames) to an MCAP.
 
 pip install 'simrec[gymnasium]'
-python examples/gym_cartpole.py            # writes cartpole.mcap
+python examples/gym_cartpole.py            # writes cartpole.mcap, then says what to run next
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import gymnasium as gym
 
@@ -20,35 +18,19 @@ OUTPUT = "cartpole.mcap"
 
 def main() -> None:
     env = gym.make("CartPole-v1", render_mode="rgb_array")
+    # RecordVideo's arguments by the same names: a clip of every 5th episode.
     env = RecordRollout(env, OUTPUT, overwrite=True, episode_trigger=lambda episode: episode % 5 == 0)
-    for episode in range(20):
+    for episode in range(10):
         env.reset(seed=episode)
         done = False
         while not done:
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             done = terminated or truncated
-    fps = str(env.metadata.get("render_fps", 30))  # clips of several episodes: joined at the env's rate
     env.close()
-    print(f"wrote {OUTPUT}")
-    simrec = [sys.executable, "-m", "simrec_node.cli.main"]
-    for command in (
-        ["info", OUTPUT],
-        [
-            "convert",
-            OUTPUT,
-            "-o",
-            "cartpole.mp4",
-            "--topic",
-            "/camera/rl_video",
-            "--each-frame",
-            "--fps",
-            fps,
-            "--overwrite",
-        ],
-        ["convert", OUTPUT, "-o", "cartpole.npz", "--overwrite"],
-    ):
-        print("$ simrec", " ".join(command), flush=True)
-        subprocess.run([*simrec, *command], check=True)
+    print(f"wrote {OUTPUT}; next:")
+    print(f"  simrec info {OUTPUT}")
+    print(f"  simrec convert {OUTPUT} -o cartpole.npz --split-episodes --overwrite")
+    print(f"  simrec convert {OUTPUT} -o cartpole.mp4 --topic /camera/rl_video --each-frame --overwrite")
 
 
 if __name__ == "__main__":

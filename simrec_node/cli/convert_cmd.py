@@ -109,6 +109,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     npz.add_argument("--compress", action="store_true", help="write a compressed .npz")
     npz.add_argument(
+        "--keys",
+        choices=("full", "short"),
+        default="full",
+        help="array names: full (/robot/state/tensors.position, default) or short (robot/state/position)",
+    )
+    npz.add_argument(
         "--list-skipped", action="store_true", help="name every skipped field and why (one line each)"
     )
     mp4 = parser.add_argument_group("MP4")
@@ -198,6 +204,7 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
         time=args.time,
         allow_object=args.allow_object,
         compress=args.compress,
+        keys=args.keys,
     )
     result = convert_to_npz(reader, args.output, options, overwrite=args.overwrite, progress=progress)
     meta = result.meta
@@ -243,6 +250,8 @@ def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
             "--align, --hz, --split-episodes and --compress apply to .npz output; Parquet keeps each "
             "topic's own rows (with episode_index) and is always compressed"
         )
+    if args.keys != "full":
+        raise UsageError("--keys applies to .npz output; Parquet names columns by field path")
     options = ParquetOptions(topics=tuple(args.topics) or None, start=args.start, end=args.end)
     result = convert_to_parquet(reader, args.output, options, overwrite=args.overwrite, progress=progress)
     lines = [
@@ -265,6 +274,8 @@ def _plural(count: int, noun: str) -> str:
 def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
     if args.align or args.hz or args.split_episodes or args.time != "auto":
         raise UsageError("--align, --hz, --split-episodes and --time apply to .npz output, not video")
+    if args.keys != "full":
+        raise UsageError("--keys applies to .npz output, not video")
     reader.check_window(args.start, args.end)
     options = Mp4Options(
         topics=tuple(args.topics),

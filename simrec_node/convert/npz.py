@@ -1,7 +1,8 @@
 """MCAP -> NPZ: every numeric field of the selected topics as an array with time first.
 
 Keys are ``<topic>/<field path>`` (see ``fields`` for the paths) plus ``<topic>/log_time``
-and ``<topic>/publish_time`` (int64 ns). The time axis of windows, grids and splits is sim
+and ``<topic>/publish_time`` (int64 ns); ``keys="short"`` gives ``robot/state/position`` for
+``/robot/state/tensors.position`` (see ``keys``). The time axis of windows, grids and splits is sim
 time (publish_time) where every converted topic carries it, else log time (``time="log"`` /
 ``"sim"`` choose). With alignment every array of every topic has one row per entry of the
 top-level ``time`` array, and each topic gets ``<topic>/valid``. With a done field,
@@ -28,6 +29,7 @@ from .align import MODES, align_topic, time_base
 from .collect import collect
 from .episodes import EPISODE_TYPE, add_episode_index, prefix, split_rows
 from .errors import ConvertError
+from .keys import KEY_STYLES, check_unique, key_names
 from .output import atomic_output, check_output
 from .reader import LogReader
 
@@ -48,6 +50,7 @@ class NpzOptions:
     time: str = "auto"  # the time axis: "sim" (publish_time) where every topic carries it, else "log"
     allow_object: bool = False
     compress: bool = False
+    keys: str = "full"  # "short": robot/state/position for /robot/state/tensors.position (keys.py)
 
 
 @dataclass
@@ -71,6 +74,8 @@ def _check(reader: LogReader, options: NpzOptions) -> tuple[list[str], str | Non
         raise ConvertError("--align and --hz are alternatives: pass one of them")
     if options.hz is not None and not options.hz > 0:
         raise ConvertError(f"--hz must be a positive rate, not {options.hz}")
+    if options.keys not in KEY_STYLES:
+        raise ConvertError(f"--keys must be one of {', '.join(KEY_STYLES)}, not {options.keys!r}")
     if options.interp not in MODES:
         raise ConvertError(f"--interp must be one of {', '.join(MODES)}, not {options.interp!r}")
     topics = reader.resolve_topics(options.topics) if options.topics else reader.numeric_topics
@@ -163,7 +168,8 @@ def build_arrays(
         }
     types = {t: reader.topics[t].type_name for t in per_topic}
     meta["episodes"] = _episodes(per_topic, types, base, options.split_episodes, time_key, recorded_ends)
-    return NpzResult(_flat(per_topic, common, meta["episodes"], time_key), meta)
+    flat = _flat(per_topic, common, meta["episodes"], time_key, types, options.keys)
+    return NpzResult(flat, meta)
 
 
 TIME_NOTES = {
@@ -263,15 +269,23 @@ def _flat(
     common: dict[str, np.ndarray],
     episodes: dict | None,
     time_key: str = "log_time",
+    types: dict[str, str] | None = None,
+    keys: str = "full",
 ) -> dict[str, np.ndarray]:
-    flat = {f"{topic}/{k}": v for topic, arrays in per_topic.items() for k, v in arrays.items()}
+    types = types or {}
+    names = {t: key_names(t, types.get(t, ""), a, keys) for t, a in per_topic.items()}
+    if keys != "full":
+        full = {f"{t}/{k}": name for t, fields in names.items() for k, name in fields.items()}
+        check_unique({**full, **{k: k for k in common}})
+    flat = {names[topic][k]: v for topic, arrays in per_topic.items() for k, v in arrays.items()}
     flat.update(common)
     if not (episodes and episodes.get("split")):
         return flat
     ends = np.asarray(episodes["ends_ns"], dtype=np.int64)
-    groups = [(f"{t}/", a, a[time_key]) for t, a in per_topic.items()]
+    groups = [(names[t], a, a[time_key]) for t, a in per_topic.items()]
     if "time" in common:  # aligned: every topic follows the common base
-        groups = [(f"{t}/", a, common["time"]) for t, a in per_topic.items()] + [("", common, common["time"])]
+        groups = [(names[t], a, common["time"]) for t, a in per_topic.items()]
+        groups.append(({k: k for k in common}, common, common["time"]))
     # Episodes that ended before the converted window (--start) give no group; numbering keeps
     # their place, so episode_<k> is the k-th recorded episode.
     firsts = [times[0] for _, _, times in groups if len(times)]
@@ -279,14 +293,14 @@ def _flat(
     ends = ends[skip:]
     out: dict[str, np.ndarray] = {}
     used: set[int] = set()
-    for key_prefix, arrays, times in groups:
+    for key_names_of, arrays, times in groups:
         for index, rows in enumerate(split_rows(times, ends)):
             if index == len(ends) and rows.start == rows.stop:
                 continue  # nothing after the last episode's end
             used.add(index)
-            group = prefix(skip + index) + ("/" if not key_prefix.startswith("/") else "")
+            group = prefix(skip + index)
             for k, v in arrays.items():
-                out[group + key_prefix + k] = v[rows]
+                out[f"{group}/{key_names_of[k].lstrip('/')}"] = v[rows]
     episodes["count"] = len(used)
     episodes["first"] = skip
     return out

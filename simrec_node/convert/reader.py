@@ -238,19 +238,27 @@ class LogReader:
             self.undecodable[channel.topic] = str(exc)
             return None
 
-    def to_numpy(self, topic: str, **options: Any) -> dict[str, Any]:
+    def to_numpy(self, topic: str, *, keys: str = "full", **options: Any) -> dict[str, Any]:
         """One topic flattened into arrays, keyed by field path: the NPZ's keys without the topic,
-        ``episode_index`` included (windows here are on log time).
+        ``episode_index`` included (windows here are on log time). ``keys="short"`` gives the
+        keys ``convert --keys short`` writes for this topic, topic included
+        (``robot/state/position``; a ``simrec.Tensor`` topic's data is ``sim/reward``).
 
         ``options`` are those of ``simrec_node.convert.collect`` (start, end, allow_object).
         """
         from .collect import collect
         from .episodes import add_episode_index
+        from .keys import check_unique, key_names
 
         (name,) = self.resolve_topics([topic])
+        key_names(name, "", [], keys)  # refuses an unknown style before reading the log
         table = collect(self, [name], **options).tables[name]
         arrays = table.arrays()
         add_episode_index(arrays, table.type_name)  # as the NPZ does: the same keys
+        if keys != "full":
+            names = key_names(name, table.type_name, arrays, keys)
+            check_unique({f"{name}/{k}": short for k, short in names.items()})
+            arrays = {names[k]: v for k, v in arrays.items()}
         return arrays
 
     # -------------------------------------------------------------------- the stream

@@ -1,4 +1,5 @@
-"""Record from inside a simulation: the in-process ``Recorder``, episodes, Gymnasium wrappers.
+"""Record from inside a simulation: the in-process ``Recorder``, episodes, Gymnasium wrappers
+(single, vector, and Isaac Lab-style batched torch envs).
 
 The Gymnasium wrappers load on first use, so this package works without gymnasium installed.
 """
@@ -14,6 +15,7 @@ from .errors import (
     MissingClockError,
     RecorderClosedError,
     RecorderNotClosedWarning,
+    RecordingCallError,
     ServeUnavailableError,
     TopicTypeError,
     UnsupportedValueError,
@@ -27,11 +29,13 @@ __all__ = [
     "IntegrationError",
     "InvalidTimeError",
     "MissingClockError",
+    "RecordBatchedRollout",
     "RecordRollout",
     "RecordVectorRollout",
     "Recorder",
     "RecorderClosedError",
     "RecorderNotClosedWarning",
+    "RecordingCallError",
     "ServeUnavailableError",
     "TopicTypeError",
     "UnsupportedValueError",
@@ -39,12 +43,13 @@ __all__ = [
     "capped_cubic_video_schedule",
 ]
 
-_GYM_NAMES = {"RecordRollout", "RecordVectorRollout"}
+_GYM_NAMES = {"RecordRollout": "gym_wrappers", "RecordVectorRollout": "gym_wrappers"}
+_GYM_NAMES["RecordBatchedRollout"] = "batched"
 
 
 def __getattr__(name: str) -> Any:
     if name in _GYM_NAMES:
-        from . import gym_wrappers
+        import importlib
 
-        return getattr(gym_wrappers, name)
+        return getattr(importlib.import_module(f".{_GYM_NAMES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

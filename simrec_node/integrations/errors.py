@@ -35,6 +35,11 @@ class MissingClockError(IntegrationError, ValueError):
     sampling it by rate needs a clock (it is never silently sampled at every step instead)."""
 
 
+class RecordingCallError(IntegrationError, ValueError):
+    """A Genesis-style ``start_recording`` / ``stop_recording`` call simrec cannot follow: no
+    ``data_func``, or a file to save to that is neither ``.npz`` nor ``.mp4``."""
+
+
 class RecorderNotClosedWarning(UserWarning):
     """A ``Recorder`` was never closed: the interpreter exited, or it was garbage-collected,
     while open. The file was finished then; call ``close()`` (or use ``with``) to say when."""

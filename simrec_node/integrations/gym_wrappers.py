@@ -229,6 +229,15 @@ class _Rollout:
                 self.recorder.close()
 
 
+def _batched_or_new(cls: type, base: type, env: Any, args: tuple, kwargs: dict) -> Any:
+    """A ``RecordBatchedRollout`` for an Isaac Lab-style batched env, else a new ``cls``."""
+    from .batched import RecordBatchedRollout, is_batched_env
+
+    if cls is base and is_batched_env(env):
+        return RecordBatchedRollout(env, *args, **kwargs)  # not a cls: Python skips cls.__init__
+    return object.__new__(cls)
+
+
 class RecordRollout(gym.Wrapper, _Rollout):
     """Record every transition of a Gymnasium env, its episodes and (on a schedule) its frames.
 
@@ -244,7 +253,13 @@ class RecordRollout(gym.Wrapper, _Rollout):
         video_interval: start a clip every this many steps (Isaac Lab's ``--video_interval``).
         topic_prefix: where the rollout topics go.
         **recorder_kwargs: passed to ``Recorder`` when given a path (``image_format="png"``, ...).
+
+    An Isaac Lab-style batched env (one ``gym.Env`` with ``num_envs`` and [N] tensors) gets a
+    ``RecordBatchedRollout`` (``simrec_node.integrations.batched``) with the same arguments.
     """
+
+    def __new__(cls, env: gym.Env, *args: Any, **kwargs: Any) -> Any:
+        return _batched_or_new(cls, RecordRollout, env, args, kwargs)
 
     def __init__(
         self,
@@ -334,8 +349,12 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
     env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
     counted in any episode. With ``SAME_STEP`` the next episode starts at the next step; with
     ``DISABLED`` at the next step after ``reset(options={"reset_mask": ...})``. Frames are the
-    first env's, on vector ``RecordVideo``'s schedule.
+    first env's, on vector ``RecordVideo``'s schedule. An Isaac Lab-style batched env (a single
+    ``gym.Env`` with ``num_envs``) gets a ``RecordBatchedRollout`` with the same arguments.
     """
+
+    def __new__(cls, env: Any, *args: Any, **kwargs: Any) -> Any:
+        return _batched_or_new(cls, RecordVectorRollout, env, args, kwargs)
 
     def __init__(
         self,

@@ -57,6 +57,7 @@ from .errors import (
     ServeUnavailableError,
     TopicTypeError,
 )
+from .genesis import GenesisRecording
 from .values import TENSOR_INFO, TENSOR_KINDS, encode_array, encode_value
 
 TENSOR_NAME = TENSOR_INFO.name
@@ -89,6 +90,7 @@ class _Source:
     period: float | None
     image: bool
     next_due: float | None = None
+    wait: bool = False  # async_mode=False: step() returns once the sample is written
 
 
 @dataclass(slots=True)
@@ -169,7 +171,7 @@ class _GraphShare:
             self.node = None
 
 
-class Recorder:
+class Recorder(GenesisRecording):
     """Record a simulation in-process into ``path`` (an MCAP file, or a directory of numbered
     files when splitting or in snapshot mode).
 
@@ -201,6 +203,10 @@ class Recorder:
         start_paused: start paused (``resume()`` starts recording).
         dt: seconds of sim time per ``step()`` (Genesis' ``dt``): ``step()`` without ``sim_time``
             stamps its samples ``k * dt`` and samples ``hz`` sources by that clock.
+
+    Genesis' recording calls are here too (``genesis.py``): ``start_recording(data_func, hz=,
+    async_mode=)`` samples ``data_func`` at each ``step()``; ``stop_recording(save_to=)`` closes
+    the log and writes ``save_to`` (``.npz`` with short keys, or ``.mp4``).
 
     Raises:
         OutputError: the file exists (without ``overwrite``) or cannot be written.
@@ -425,19 +431,28 @@ class Recorder:
     # ------------------------------------------------------------------ Genesis-style sampling
 
     def add(
-        self, data_func: Callable[[], Any], topic: str, hz: float | None = None, *, image: bool = False
+        self,
+        data_func: Callable[[], Any],
+        topic: str,
+        hz: float | None = None,
+        *,
+        image: bool = False,
+        async_mode: bool = True,
     ) -> None:
         """Register ``data_func``: ``step()`` calls it and logs what it returns on ``topic``.
 
         With ``hz`` it is sampled at that rate of simulated time, which ``step`` takes from its
         ``sim_time`` or from a ``dt`` (the Recorder's or the call's); without ``hz``, on every
-        ``step()``.
+        ``step()``. ``async_mode`` (Genesis' option): True writes the sample on the writer
+        thread (the sim goes on at once); False makes ``step()`` return once it is written.
         """
         if hz is not None and hz <= 0:
             raise ValueError(f"hz must be positive, got {hz}")
         self._check_open()
         name = self._resolve(topic)
-        self._sources.append(_Source(data_func, name, None if hz is None else 1.0 / hz, image))
+        source = _Source(data_func, name, None if hz is None else 1.0 / hz, image)
+        source.wait = not async_mode
+        self._sources.append(source)
 
     def step(
         self, *, sim_time: float | None = None, step: int | None = None, dt: float | None = None
@@ -470,6 +485,7 @@ class Recorder:
         self._last_step, self._stepped = step, True
         if sim_time is not None:
             self._last_time = sim_time
+        wait = False
         for source in self._sources:
             if source.period is not None:
                 assert sim_time is not None  # checked above
@@ -481,6 +497,9 @@ class Recorder:
                 if source.next_due <= sim_time:  # fell behind (a big step): resume from now
                     source.next_due = sim_time + source.period
             self.log(source.topic, source.data_func(), sim_time=sim_time, step=step, image=source.image)
+            wait = wait or source.wait
+        if wait:
+            self.sync()
 
     # ------------------------------------------------------------------ episodes
 
