@@ -181,6 +181,8 @@ class _Rollout:
                 "frames": str(clip.frames),
                 "start_episode": str(clip.start_episode),
                 "start_step": str(clip.start_step),
+                "end_episode": str(clip.end_episode),
+                "first_frame": str(clip.first_frame),
                 "fps": str(self.fps),
             },
         )
