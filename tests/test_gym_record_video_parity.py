@@ -158,3 +158,105 @@ def test_moviepy_drops_a_frame_where_the_float_duration_rounds_down():
 
     images = [np.full((4, 4, 3), i, np.uint8) for i in range(12)]
     assert ImageSequenceClip(images, fps=50).n_frames == moviepy_frame_count(12, 50) == 11
+
+
+def _capturing_vector_record_video(envs, folder, **kwargs):
+    """Gymnasium's vector RecordVideo, keeping (name, tiled raw frames, episode ids) of each clip."""
+    from gymnasium.wrappers.vector import RecordVideo
+
+    class Capturing(RecordVideo):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.saved = []
+            self._episodes = []
+
+        def _capture_frame(self):
+            super()._capture_frame()
+            self._episodes.append(self.episode_id)
+
+        def stop_recording(self):
+            if self.recorded_frames:
+                frames = [np.array(f, copy=True) for f in self.recorded_frames]
+                self.saved.append((self._video_name, frames, sorted(set(self._episodes))))
+            self._episodes = []
+            super().stop_recording()
+
+    return Capturing(envs, str(folder), **kwargs)
+
+
+def _cartpoles(mode):
+    return gym.vector.SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1", render_mode="rgb_array") for _ in range(3)],
+        autoreset_mode=gym.vector.AutoresetMode[mode],
+    )
+
+
+def run_vector_side_by_side(tmp_path, mode, steps, video_kwargs, ours_kwargs=None):
+    """Twin SyncVectorEnvs of 3 CartPoles, one in Gymnasium's vector RecordVideo, one in
+    RecordVectorRollout; the same seeds and actions. Returns (theirs, our log)."""
+    from simrec_node.integrations import RecordVectorRollout
+
+    log = tmp_path / f"vec_{mode}.mcap"
+    theirs = _capturing_vector_record_video(_cartpoles(mode), tmp_path / "gymnasium", **video_kwargs)
+    ours = RecordVectorRollout(
+        _cartpoles(mode), log, image_format="png", **video_kwargs, **(ours_kwargs or {})
+    )
+    theirs.reset(seed=[1, 2, 3])
+    ours.reset(seed=[1, 2, 3])
+    theirs.action_space.seed(5)
+    for _ in range(steps):
+        actions = theirs.action_space.sample()
+        obs_a, _, terms, truncs, _ = theirs.step(actions)
+        obs_b, *_ = ours.step(actions)
+        np.testing.assert_array_equal(obs_a, obs_b)
+        dones = np.logical_or(terms, truncs)
+        if mode == "DISABLED" and dones.any():
+            theirs.reset(options={"reset_mask": dones})
+            ours.reset(options={"reset_mask": dones})
+    theirs.close()
+    ours.close()
+    return theirs.saved, log
+
+
+VECTOR_TRIGGERS = {
+    "default_schedule": {},
+    "step_trigger_length_crosses_resets": {"step_trigger": lambda s: s % 40 == 0, "video_length": 30},
+}
+
+
+@pytest.mark.parametrize("trigger", list(VECTOR_TRIGGERS))
+@pytest.mark.parametrize("mode", ["NEXT_STEP", "SAME_STEP", "DISABLED"])
+def test_vector_clips_tile_every_env_as_vector_record_video(tmp_path, mode, trigger):
+    pytest.importorskip("moviepy")
+    theirs, log = run_vector_side_by_side(tmp_path, mode, 90, VECTOR_TRIGGERS[trigger])
+    ours = simrec_clips(log)
+    assert len(theirs) >= 2, "too few clips to compare"
+    assert [(name, len(frames), eps) for name, frames, eps in theirs] == [
+        (name, len(frames), eps) for name, frames, eps, _ in ours
+    ]
+    for (_, their_frames, _), (_, our_frames, _, _) in zip(theirs, ours, strict=True):
+        assert their_frames[0].shape == (400, 3 * 600, 3)  # three CartPoles side by side (1:1 is nearest)
+        for a, b in zip(their_frames, our_frames, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_vector_first_env_only_and_per_env_frames(tmp_path):
+    pytest.importorskip("moviepy")
+    kwargs = {"episode_trigger": lambda e: e < 2}
+    first, log = run_vector_side_by_side(
+        tmp_path / "a", "NEXT_STEP", 60, {**kwargs, "record_first_only": True}
+    )
+    ours = simrec_clips(log)
+    assert [(n, len(f)) for n, f, _ in first] == [(n, len(f)) for n, f, _, _ in ours]
+    for (_, a, _), (_, b, _, _) in zip(first, ours, strict=True):
+        np.testing.assert_array_equal(np.stack(a), np.stack(b))
+
+    tiled, log = run_vector_side_by_side(tmp_path / "b", "NEXT_STEP", 60, kwargs, {"per_env_frames": True})
+    ours = simrec_clips(log)  # one record per env and clip: name-env-i, on /camera/rl_video/env_i
+    assert [(n, r["topic"]) for n, _, _, r in ours] == [
+        (f"{name}-env-{i}", f"/camera/rl_video/env_{i}") for name, _, _ in tiled for i in range(3)
+    ]
+    for k, (_, frames, _) in enumerate(tiled):
+        per_env = [ours[3 * k + i][1] for i in range(3)]
+        for t, frame in enumerate(frames):  # the envs' own frames, side by side, are Gymnasium's tile
+            np.testing.assert_array_equal(frame, np.concatenate([env[t] for env in per_env], axis=1))

@@ -105,10 +105,15 @@ class VideoTrigger:
         self._has_autoreset = False
         return self.recording
 
-    def vector_step(self, first_env_done: bool, same_step_autoreset: bool = False) -> bool:
-        """Vector RecordVideo's step: a new episode starts after the first env's episode ends."""
+    def vector_step(
+        self, first_env_done: bool, same_step_autoreset: bool = False, *, disabled_autoreset: bool = False
+    ) -> bool:
+        """Vector RecordVideo's step: a new episode starts after the first env's episode ends (with
+        autoreset disabled, only ``vector_reset`` starts one)."""
         self.step_id += 1
-        if same_step_autoreset:
+        if disabled_autoreset:
+            pass
+        elif same_step_autoreset:
             if first_env_done:
                 self._new_vector_episode()
         else:
