@@ -14,10 +14,12 @@
 - ``episode_stats``: the same numbers under Gymnasium's names ``r``, ``l``, ``t`` (and
   ``env_index``), as ``RecordEpisodeStatistics`` puts them in ``info["episode"]``;
 - frames (when recorded) as ``foxglove.CompressedImage`` on ``/camera/<name_prefix>``, on
-  RecordVideo's schedule; every clip also gets a ``simrec.clip`` metadata record named as
-  RecordVideo names its file (``rl-video-episode-8``), with the video rate (``fps``, default the
-  env's ``render_fps``) that ``simrec convert`` then uses. With ``video_folder`` the clips are also
-  written there as RecordVideo writes them (``<video_folder>/rl-video-episode-8.mp4``).
+  RecordVideo's schedule (vector envs: every env's, tiled as vector RecordVideo tiles them); every
+  clip also gets a ``simrec.clip`` metadata record named as RecordVideo names its file
+  (``rl-video-episode-8``), with its frames (``first_frame`` on the topic, ``frames``), episodes
+  and video rate (``fps``, default the env's ``render_fps``) that ``simrec convert`` (``--clips``)
+  uses. With ``video_folder`` the clips are also written there as RecordVideo writes them
+  (``<video_folder>/rl-video-episode-8.mp4``).
 
 Both take ``RecordVideo``'s arguments (``video_folder``, ``episode_trigger``, ``step_trigger``,
 ``video_length``, ``name_prefix``, ``fps``, ``disable_logger``) by the same names.
