@@ -15,6 +15,7 @@ from simrec_node.convert import (
     Mp4Options,
     NpzOptions,
     ParquetOptions,
+    convert_clips,
     convert_to_mp4,
     convert_to_npz,
     convert_to_parquet,
@@ -133,6 +134,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--tile", action="store_true", help="put several --topic cameras side by side in one video"
     )
     mp4.add_argument(
+        "--clips",
+        action="store_true",
+        help="-o DIR/: one video per clip the Gymnasium wrappers recorded, named as RecordVideo names "
+        "it (DIR/rl-video-episode-8.mp4), every frame at the recorded fps",
+    )
+    mp4.add_argument(
         "--depth-range",
         type=float,
         nargs=2,
@@ -165,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
-    kind = _kind(args.output, args.format)
+    kind = _kind(args.output, args.format or ("mp4" if args.clips else None))
+    if args.clips and kind != "mp4":
+        raise UsageError(f"--clips writes MP4 videos into a directory (-o clips/), not {kind}")
     reader = open_log(files)
     stop = install_stop_handlers()
     bar: ProgressBar | None = None
@@ -276,6 +285,8 @@ def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
         raise UsageError("--align, --hz, --split-episodes and --time apply to .npz output, not video")
     if args.keys != "full":
         raise UsageError("--keys applies to .npz output, not video")
+    if args.clips:
+        return _run_clips(args, reader, progress)
     reader.check_window(args.start, args.end)
     options = Mp4Options(
         topics=tuple(args.topics),
@@ -291,6 +302,39 @@ def _run_mp4(args: argparse.Namespace, reader, progress) -> list[str]:
     )
     videos = convert_to_mp4(reader, args.output, options, overwrite=args.overwrite, progress=progress)
     return ["wrote " + video.describe() for video in videos]
+
+
+def _run_clips(args: argparse.Namespace, reader, progress) -> list[str]:
+    given = [
+        flag
+        for flag, value in (
+            ("--start", args.start),
+            ("--end", args.end),
+            ("--every", args.every != 1),
+            ("--video-length", args.video_length),
+            ("--tile", args.tile),
+            ("--overlay", args.overlay),
+            ("--each-frame", args.each_frame),
+            ("--depth-range", args.depth_range),
+        )
+        if value not in (None, False)
+    ]
+    if given:
+        verb = "does" if len(given) == 1 else "do"
+        raise UsageError(f"--clips writes each recorded clip whole; {', '.join(given)} {verb} not apply")
+    if args.output.lower().endswith(".mp4"):
+        raise UsageError(f"--clips writes one file per clip into a directory: -o {args.output[:-4]}/")
+    results = convert_clips(
+        reader,
+        args.output,
+        topics=args.topics or None,
+        fps=args.fps,
+        overwrite=args.overwrite,
+        progress=progress,
+    )
+    written = sum(1 for r in results if r.path)
+    lines = [f"wrote {_plural(written, 'clip')} to {args.output}"]
+    return lines + ["  " + result.describe() for result in results]
 
 
 __all__ = ["ConvertError", "add_parser", "run"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .clips import convert_clips
 from .collect import collect
 from .errors import ConvertError
 from .mp4 import Mp4Options, VideoStats, convert_to_mp4
@@ -33,6 +34,7 @@ __all__ = [
     "VideoStats",
     "build_arrays",
     "collect",
+    "convert_clips",
     "convert_to_mp4",
     "convert_to_npz",
     "convert_to_parquet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -99,9 +100,10 @@ def pad_even(rgb: np.ndarray) -> np.ndarray:
     return np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
 
 
-def tile(frames: list[np.ndarray | None], size: tuple[int, int]) -> np.ndarray:
-    """Frames side by side in a grid of ``ceil(sqrt(n))`` columns; missing frames are black."""
-    columns = int(np.ceil(np.sqrt(len(frames))))
+def tile(frames: list[np.ndarray | None], size: tuple[int, int], columns: int | None = None) -> np.ndarray:
+    """Frames side by side, row by row, in a grid of ``columns`` (default ``ceil(sqrt(n))``);
+    missing frames are black."""
+    columns = columns or int(np.ceil(np.sqrt(len(frames))))
     rows = -(-len(frames) // columns)
     width, height = size
     canvas = np.zeros((rows * height, columns * width, 3), dtype=np.uint8)
@@ -113,6 +115,20 @@ def tile(frames: list[np.ndarray | None], size: tuple[int, int]) -> np.ndarray:
         r, c = divmod(i, columns)
         canvas[r * height : (r + 1) * height, c * width : (c + 1) * width] = frame
     return canvas
+
+
+def grid_columns(count: int, height: int, width: int, aspect: tuple[float, float] = (1, 1)) -> int:
+    """Columns of the grid that Gymnasium's vector ``RecordVideo`` tiles ``count`` frames in: of the
+    exact grids (rows dividing ``count``, rows <= sqrt(count)), the first whose shape is nearest
+    ``aspect`` (width:height)."""
+    target = aspect[0] / aspect[1]
+    best, best_diff = count, math.inf
+    for rows in range(1, math.isqrt(count) + 1):
+        if count % rows == 0:
+            diff = abs((count // rows) * width / (rows * height) - target)
+            if diff < best_diff:
+                best, best_diff = count // rows, diff
+    return best
 
 
 def overlay(rgb: np.ndarray, text: str) -> np.ndarray:

@@ -14,10 +14,12 @@
 - ``episode_stats``: the same numbers under Gymnasium's names ``r``, ``l``, ``t`` (and
   ``env_index``), as ``RecordEpisodeStatistics`` puts them in ``info["episode"]``;
 - frames (when recorded) as ``foxglove.CompressedImage`` on ``/camera/<name_prefix>``, on
-  RecordVideo's schedule; every clip also gets a ``simrec.clip`` metadata record named as
-  RecordVideo names its file (``rl-video-episode-8``), with the video rate (``fps``, default the
-  env's ``render_fps``) that ``simrec convert`` then uses. With ``video_folder`` the clips are also
-  written there as RecordVideo writes them (``<video_folder>/rl-video-episode-8.mp4``).
+  RecordVideo's schedule (vector envs: every env's, tiled as vector RecordVideo tiles them); every
+  clip also gets a ``simrec.clip`` metadata record named as RecordVideo names its file
+  (``rl-video-episode-8``), with its frames (``first_frame`` on the topic, ``frames``), episodes
+  and video rate (``fps``, default the env's ``render_fps``) that ``simrec convert`` (``--clips``)
+  uses. With ``video_folder`` the clips are also written there as RecordVideo writes them
+  (``<video_folder>/rl-video-episode-8.mp4``).
 
 Both take ``RecordVideo``'s arguments (``video_folder``, ``episode_trigger``, ``step_trigger``,
 ``video_length``, ``name_prefix``, ``fps``, ``disable_logger``) by the same names.
@@ -157,9 +159,11 @@ class _Rollout:
                     stacklevel=3,
                 )
             self.video_folder.mkdir(parents=True, exist_ok=True)
-        self._writer: Any = None
         name_prefix = trigger_args["name_prefix"]
         self.frame_topic = f"/camera/{_NOT_TOKEN.sub('_', name_prefix) or 'frames'}"
+        # (topic, clip name suffix) of each frame stream: one, or one per env (per_env_frames)
+        self._streams: list[tuple[str, str]] = [(self.frame_topic, "")]
+        self._writers: dict[int, Any] = {}  # stream -> the open clip's MP4 in video_folder
         self.trigger = VideoTrigger(**trigger_args, on_clip=self._clip_done) if record_frames else None
         prefix = "/" + topic_prefix.strip("/")
         self.topics = {
@@ -173,42 +177,52 @@ class _Rollout:
         return None if self.step_seconds is None else step * self.step_seconds
 
     def _clip_done(self, clip: Clip) -> None:
-        self.recorder.add_metadata(
-            metadata_names.CLIP,
-            {
-                "name": clip.name,
-                "topic": self.frame_topic,
-                "frames": str(clip.frames),
-                "start_episode": str(clip.start_episode),
-                "start_step": str(clip.start_step),
-                "fps": str(self.fps),
-            },
-        )
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()
-            if not self.disable_logger:
-                _log.warning("simrec: wrote %s (%d frames at %g fps)", writer.target, clip.frames, self.fps)
+        for index, (topic, suffix) in enumerate(self._streams):
+            self.recorder.add_metadata(
+                metadata_names.CLIP,
+                {
+                    "name": clip.name + suffix,
+                    "topic": topic,
+                    "frames": str(clip.frames),
+                    "start_episode": str(clip.start_episode),
+                    "start_step": str(clip.start_step),
+                    "end_episode": str(clip.end_episode),
+                    "first_frame": str(clip.first_frame),
+                    "fps": str(self.fps),
+                },
+            )
+            writer = self._writers.pop(index, None)
+            if writer is not None:
+                writer.close()
+                if not self.disable_logger:
+                    _log.warning(
+                        "simrec: wrote %s (%d frames at %g fps)", writer.target, clip.frames, self.fps
+                    )
 
-    def _write_clip_frame(self, frame: np.ndarray) -> None:
+    def _write_clip_frame(self, index: int, frame: np.ndarray) -> None:
         """Append ``frame`` to the open clip's MP4 in ``video_folder`` (RecordVideo's file name)."""
         from simrec_node.convert.frames import pad_even
         from simrec_node.convert.mp4 import ClipWriter
 
-        if self._writer is None:
-            target = self.video_folder / f"{self.trigger.clip.name}.mp4"
-            self._writer = ClipWriter(target, float(self.fps), None, quality=5.0)
+        if index not in self._writers:
+            target = self.video_folder / f"{self.trigger.clip.name}{self._streams[index][1]}.mp4"
+            self._writers[index] = ClipWriter(target, float(self.fps), None, quality=5.0)
         rgb = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
-        self._writer.write(pad_even(rgb))
+        self._writers[index].write(pad_even(rgb))
+
+    def _stream_frames(self, frame: Any) -> list[np.ndarray] | None:
+        """The frame of each stream from what ``render()`` gave (one env: an array)."""
+        return [frame] if isinstance(frame, np.ndarray) else None
 
     def _frame(self, frame: Any, step: int) -> None:
-        if isinstance(frame, list | tuple):  # vector envs: the first env's frame
-            frame = frame[0] if frame else None
-        if isinstance(frame, np.ndarray):
-            self.recorder.log_image(self.frame_topic, frame, sim_time=self._sim(step))
+        frames = self._stream_frames(frame)
+        if frames is None:
+            return
+        for index, ((topic, _), image) in enumerate(zip(self._streams, frames, strict=True)):
+            self.recorder.log_image(topic, image, sim_time=self._sim(step))
             if self.video_folder is not None:
-                self._write_clip_frame(frame)
-            self.trigger.captured()
+                self._write_clip_frame(index, image)
+        self.trigger.captured()
 
     def _stats(self, env_index: int, episode: Any) -> None:
         values: dict[str, Any] = {ours: getattr(episode, field) for ours, field in GYMNASIUM_NAMES.items()}
@@ -222,9 +236,9 @@ class _Rollout:
             if self.trigger is not None:
                 self.trigger.stop()
         finally:
-            if self._writer is not None:  # a clip that ended with no frame recorded: none to keep
-                self._writer.abort()
-                self._writer = None
+            for writer in self._writers.values():  # a clip that ended with no frame recorded: none to keep
+                writer.abort()
+            self._writers.clear()
             if self._owns_recorder:
                 self.recorder.close()
 
@@ -348,9 +362,14 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
     vector ``RecordEpisodeStatistics`` reports. With the default ``NEXT_STEP``, the step after an
     env's episode ends only resets that env: it is recorded with ``autoreset`` True and is not
     counted in any episode. With ``SAME_STEP`` the next episode starts at the next step; with
-    ``DISABLED`` at the next step after ``reset(options={"reset_mask": ...})``. Frames are the
-    first env's, on vector ``RecordVideo``'s schedule. An Isaac Lab-style batched env (a single
-    ``gym.Env`` with ``num_envs``) gets a ``RecordBatchedRollout`` with the same arguments.
+    ``DISABLED`` at the next step after ``reset(options={"reset_mask": ...})``. An Isaac Lab-style
+    batched env (a single ``gym.Env`` with ``num_envs``) gets a ``RecordBatchedRollout`` with the
+    same arguments.
+
+    Frames follow vector ``RecordVideo``'s schedule and are every env's, tiled as it tiles them (a
+    grid whose shape is nearest ``video_aspect_ratio``); ``record_first_only``: the first env's only;
+    ``per_env_frames``: each env's on its own topic (``/camera/rl_video/env_2``), clips named
+    ``<RecordVideo's name>-env-2`` (in the log and in ``video_folder``).
     """
 
     def __new__(cls, env: Any, *args: Any, **kwargs: Any) -> Any:
@@ -370,6 +389,9 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         fps: int | float | None = None,
         disable_logger: bool = True,
         video_interval: int | None = None,
+        video_aspect_ratio: tuple[float, float] = (1, 1),
+        record_first_only: bool = False,
+        per_env_frames: bool = False,
         topic_prefix: str = "/rollout",
         **recorder_kwargs: Any,
     ) -> None:
@@ -386,6 +408,14 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
         self.autoreset_mode = gym.vector.AutoresetMode(mode)
         n = self.num_envs
+        if record_first_only and per_env_frames:
+            raise ValueError("pass record_first_only or per_env_frames, not both")
+        self.video_aspect_ratio = video_aspect_ratio
+        self.record_first_only = record_first_only
+        self.per_env_frames = per_env_frames
+        self._grid_columns: int | None = None
+        if per_env_frames:
+            self._streams = [(f"{self.frame_topic}/env_{i}", f"-env-{i}") for i in range(n)]
         self._returns = np.zeros(n)
         self._lengths = np.zeros(n, dtype=np.int64)
         self._prev_dones = np.zeros(n, dtype=bool)
@@ -454,10 +484,28 @@ class RecordVectorRollout(gym.vector.VectorWrapper, _Rollout):
         if next_step:
             self._prev_dones = dones
         if self.trigger is not None and self.trigger.vector_step(
-            bool(dones[0]), self.autoreset_mode == gym.vector.AutoresetMode.SAME_STEP
+            bool(dones[0]),
+            self.autoreset_mode == gym.vector.AutoresetMode.SAME_STEP,
+            disabled_autoreset=self.autoreset_mode == gym.vector.AutoresetMode.DISABLED,
         ):
             self._frame(self.env.render(), step)
         return obs, rewards, terminations, truncations, infos
+
+    def _stream_frames(self, frame: Any) -> list[np.ndarray] | None:
+        """Every env's frame (``render()`` gives one per env): tiled, the first only, or each."""
+        from simrec_node.convert.frames import grid_columns, tile
+
+        if not isinstance(frame, list | tuple) or not frame:
+            return None
+        frames = [np.asarray(f) for f in frame]
+        if self.per_env_frames:
+            return frames
+        if self.record_first_only:
+            return frames[:1]
+        height, width = frames[0].shape[:2]
+        if self._grid_columns is None:  # fixed by the first frames, as in RecordVideo
+            self._grid_columns = grid_columns(len(frames), height, width, self.video_aspect_ratio)
+        return [tile(frames, (width, height), self._grid_columns)]
 
     def close(self, **kwargs: Any) -> None:
         try:

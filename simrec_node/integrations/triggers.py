@@ -28,12 +28,18 @@ def capped_cubic_video_schedule(episode_id: int) -> bool:
 
 @dataclass
 class Clip:
-    """One recorded clip: its RecordVideo file name (without .mp4) and the frames it holds."""
+    """One recorded clip: its RecordVideo file name (without .mp4) and the frames it holds.
+
+    ``first_frame`` is the number of frames captured before it (its first frame's index among all
+    captured frames); ``end_episode`` the episode of its last frame (RecordVideo's episode count).
+    """
 
     name: str
     start_episode: int
     start_step: int
+    first_frame: int = 0
     frames: int = 0
+    end_episode: int = -1
 
 
 class VideoTrigger:
@@ -71,6 +77,7 @@ class VideoTrigger:
         self.episode_id = -1
         self.step_id = -1
         self.clip: Clip | None = None
+        self.frames = 0  # frames captured so far, over all clips
         self._has_autoreset = False
 
     @property
@@ -98,10 +105,15 @@ class VideoTrigger:
         self._has_autoreset = False
         return self.recording
 
-    def vector_step(self, first_env_done: bool, same_step_autoreset: bool = False) -> bool:
-        """Vector RecordVideo's step: a new episode starts after the first env's episode ends."""
+    def vector_step(
+        self, first_env_done: bool, same_step_autoreset: bool = False, *, disabled_autoreset: bool = False
+    ) -> bool:
+        """Vector RecordVideo's step: a new episode starts after the first env's episode ends (with
+        autoreset disabled, only ``vector_reset`` starts one)."""
         self.step_id += 1
-        if same_step_autoreset:
+        if disabled_autoreset:
+            pass
+        elif same_step_autoreset:
             if first_env_done:
                 self._new_vector_episode()
         else:
@@ -113,13 +125,15 @@ class VideoTrigger:
     def captured(self) -> None:
         """A frame was captured; a clip of ``video_length`` + 1 frames ends (as in RecordVideo)."""
         self.clip.frames += 1
+        self.clip.end_episode = self.episode_id
+        self.frames += 1
         if self.clip.frames > self.video_length:
             self.stop()
 
     def start(self, name: str) -> None:
         if self.recording:
             self.stop()
-        self.clip = Clip(name, self.episode_id, max(self.step_id, 0))
+        self.clip = Clip(name, self.episode_id, max(self.step_id, 0), first_frame=self.frames)
 
     def stop(self) -> None:
         clip, self.clip = self.clip, None
