@@ -111,6 +111,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     npz.add_argument(
         "--list-skipped", action="store_true", help="name every skipped field and why (one line each)"
     )
+    lerobot = parser.add_argument_group(
+        "LeRobot (--format lerobot: each FILE is one log, -o DIR the dataset)"
+    )
+    lerobot.add_argument(
+        "--map",
+        dest="feature_map",
+        action="append",
+        default=[],
+        metavar="KEY=TOPIC[:FIELD,...]",
+        help="a feature from a topic, repeatable: --map action=/rollout/action --map "
+        "observation.images.front=/camera/front (KEY= drops one); over the default mapping",
+    )
+    lerobot.add_argument(
+        "--mapping", metavar="MAP.yaml", help="features (and fps, task) from a YAML file; --map goes on top"
+    )
+    lerobot.add_argument("--task", help="the task text of every frame (default: each log's name)")
     mp4 = parser.add_argument_group("MP4")
     mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
     mp4.add_argument(
@@ -136,7 +152,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-FORMATS = ("npz", "parquet", "mp4")
+FORMATS = ("npz", "parquet", "mp4", "lerobot")
 
 
 def _kind(output: str, chosen: str | None = None) -> str:
@@ -160,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
     kind = _kind(args.output, args.format)
+    if kind == "lerobot":
+        return _run_lerobot(args, files)
     reader = open_log(files)
     stop = install_stop_handlers()
     bar: ProgressBar | None = None
@@ -256,6 +274,46 @@ def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
         if args.list_skipped:
             lines += [f"  {key}: {why}" for key, why in skipped.items()]
     return lines
+
+
+def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
+    from simrec_node.convert.lerobot import export_lerobot
+    from simrec_node.convert.lerobot_mapping import load_mapping_file, parse_map_flag
+
+    if args.topics or args.align or args.hz or args.split_episodes or args.compress or args.tile:
+        raise UsageError(
+            "-t, --align, --hz, --split-episodes, --compress and --tile do not apply to --format lerobot: "
+            "name features with --map KEY=TOPIC or --mapping map.yaml"
+        )
+    mapping, settings = load_mapping_file(args.mapping) if args.mapping else ({}, {})
+    mapping.update(parse_map_flag(text) for text in args.feature_map)
+    stop = install_stop_handlers()
+
+    def progress(done: int, total: int) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+
+    result = export_lerobot(
+        files,
+        args.output,
+        mapping,
+        fps=args.fps if args.fps is not None else settings.get("fps"),
+        task=args.task if args.task is not None else settings.get("task"),
+        overwrite=args.overwrite,
+        progress=progress,
+    )
+    for problem in result.problems:
+        print(f"simrec: warning: {problem}", file=sys.stderr)
+    if not args.quiet:
+        for note in result.notes:
+            print(f"note: {note}")
+        print(
+            f"wrote {result.root}/: LeRobot v3.0, {_plural(result.episodes, 'episode')}, "
+            f"{_plural(result.frames, 'frame')} at {result.fps} fps from {_plural(len(files), 'log')}"
+        )
+        for key, feature in result.features.items():
+            print(f"  {key}: {feature['dtype']} {feature['shape']}")
+    return 0
 
 
 def _plural(count: int, noun: str) -> str:

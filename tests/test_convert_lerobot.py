@@ -1,0 +1,251 @@
+"""simrec convert LOG... -o DIR --format lerobot: the LeRobot v3.0 layout, read back with pyarrow
+and imageio's ffmpeg, equal to what was logged; and bad input as one line with nothing left."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simrec_node.cli.main import main
+from simrec_node.convert.lerobot import export_lerobot
+from tests.lerobot_logs import cartpole_log, sim_log
+
+
+def _convert(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["convert", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _table(path: Path) -> dict[str, np.ndarray]:
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(path)
+    out = {}
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        try:
+            values = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
+        except Exception:  # a plain column
+            values = column.to_numpy(zero_copy_only=False)
+        out[name] = values
+    return out
+
+
+def _video_frames(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    return np.stack(list(iio.imiter(path, plugin="FFMPEG")))
+
+
+def _nothing_left(directory: Path) -> None:
+    assert not [p.name for p in directory.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+
+def test_in_process_log_round_trip(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    logged = sim_log(tmp_path / "sim.mcap")
+    out = tmp_path / "dataset"
+    code, stdout, err = _convert(capsys, str(tmp_path / "sim.mcap"), "-o", str(out), "--format", "lerobot")
+    assert code == 0, err
+    assert "3 episodes, 60 frames at 50 fps" in stdout
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [
+        "data/chunk-000/file-000.parquet",
+        "meta/episodes/chunk-000/file-000.parquet",
+        "meta/info.json",
+        "meta/stats.json",
+        "meta/tasks.parquet",
+        "videos/observation.images.front/chunk-000/file-000.mp4",
+    ]
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v3.0" and info["fps"] == 50
+    assert info["total_episodes"] == 3 and info["total_frames"] == 60
+    features = info["features"]
+    assert features["observation.state"] == {
+        "dtype": "float32",
+        "shape": [6],
+        "names": [f"qpos.{i}" for i in range(6)],
+    }
+    assert features["action"]["shape"] == [2] and features["next.reward"]["shape"] == [1]
+    video = features["observation.images.front"]
+    assert video["dtype"] == "video" and video["shape"] == [48, 64, 3]
+    assert video["info"]["video.codec"] == "h264" and "imageio-ffmpeg" in video["info"]["video.encoder"]
+
+    data = _table(out / "data/chunk-000/file-000.parquet")
+    np.testing.assert_array_equal(data["observation.state"], logged["state"])
+    np.testing.assert_array_equal(data["action"], logged["action"])
+    np.testing.assert_array_equal(data["next.reward"], logged["reward"])
+    np.testing.assert_array_equal(data["episode_index"], np.repeat([0, 1, 2], [20, 15, 25]))
+    np.testing.assert_array_equal(data["frame_index"], np.concatenate([np.arange(n) for n in (20, 15, 25)]))
+    np.testing.assert_array_equal(data["index"], np.arange(60))
+    assert np.flatnonzero(data["next.done"]).tolist() == [19, 34, 59]
+    np.testing.assert_allclose(data["timestamp"], data["frame_index"] / 50, atol=1e-6)
+
+    episodes = _table(out / "meta/episodes/chunk-000/file-000.parquet")
+    assert episodes["dataset_from_index"].tolist() == [0, 20, 35]
+    assert episodes["dataset_to_index"].tolist() == [20, 35, 60]
+    np.testing.assert_allclose(episodes["videos/observation.images.front/from_timestamp"], [0, 0.4, 0.7])
+    stats = json.loads((out / "meta/stats.json").read_text())
+    np.testing.assert_allclose(
+        stats["observation.state"]["mean"], logged["state"].mean(0), rtol=1e-5, atol=1e-6
+    )
+    assert np.asarray(stats["observation.images.front"]["mean"]).shape == (3, 1, 1)
+
+    frames = _video_frames(out / "videos/observation.images.front/chunk-000/file-000.mp4")
+    assert frames.shape == logged["frame"].shape
+    error = np.abs(frames.astype(int) - logged["frame"].astype(int)).mean(axis=(1, 2, 3))
+    assert error.max() < 8, error.max()  # H.264 (yuv420p): close to each frame ...
+    nearest = [
+        int(np.argmin(np.abs(logged["frame"].astype(int) - f.astype(int)).mean(axis=(1, 2, 3))))
+        for f in frames
+    ]
+    assert nearest == list(range(60))  # ... and nearest to its own frame: none repeated or shifted
+    _nothing_left(tmp_path)
+
+
+def test_gymnasium_rollout_pairs_each_action_with_the_observation_it_saw(tmp_path: Path) -> None:
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pyarrow")
+    seen = cartpole_log(tmp_path / "cartpole.mcap")
+    result = export_lerobot([tmp_path / "cartpole.mcap"], tmp_path / "ds", task="balance the pole")
+    lengths = [len(a) for a in seen["action"]]
+    assert result.fps == 50 and result.episodes == 3 and result.frames == sum(lengths)
+    assert set(result.features) == {
+        "observation.state",
+        "action",
+        "next.reward",
+        "next.done",
+        "observation.images.rl_video",
+    }
+    data = _table(tmp_path / "ds/data/chunk-000/file-000.parquet")
+    np.testing.assert_array_equal(data["observation.state"], np.concatenate(seen["obs"]).astype(np.float32))
+    np.testing.assert_array_equal(data["action"], np.concatenate(seen["action"]).astype(np.float32))
+    np.testing.assert_array_equal(data["next.reward"], np.concatenate(seen["reward"]).astype(np.float32))
+    assert np.flatnonzero(data["next.done"]).tolist() == (np.cumsum(lengths) - 1).tolist()
+    pq = pytest.importorskip("pyarrow.parquet")
+    tasks = pq.read_table(tmp_path / "ds/meta/tasks.parquet")
+    assert tasks.column("task").to_pylist() == ["balance the pole"]
+    frames = _video_frames(tmp_path / "ds/videos/observation.images.rl_video/chunk-000/file-000.mp4")
+    assert len(frames) == sum(lengths)
+
+
+def test_many_logs_make_one_dataset(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    a = sim_log(tmp_path / "a.mcap", (10, 12))
+    b = sim_log(tmp_path / "b.mcap", (8,))
+    result = export_lerobot([tmp_path / "a.mcap", tmp_path / "b.mcap"], tmp_path / "ds")
+    assert result.episodes == 3 and result.frames == 30
+    data = _table(tmp_path / "ds/data/chunk-000/file-000.parquet")
+    np.testing.assert_array_equal(data["observation.state"], np.concatenate([a["state"], b["state"]]))
+    np.testing.assert_array_equal(data["task_index"], np.repeat([0, 1], [22, 8]))
+    episodes = _table(tmp_path / "ds/meta/episodes/chunk-000/file-000.parquet")
+    np.testing.assert_allclose(episodes["videos/observation.images.front/from_timestamp"], [0, 0.2, 0.44])
+    assert [Path(s).name for s in episodes["simrec/source"]] == ["a.mcap", "a.mcap", "b.mcap"]
+    assert len(_video_frames(tmp_path / "ds/videos/observation.images.front/chunk-000/file-000.mp4")) == 30
+
+
+def test_mapping_file_and_flags(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    logged = sim_log(tmp_path / "sim.mcap", (10, 10), camera=False)
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(
+        "fps: 25\n"
+        "task: reach\n"
+        "features:\n"
+        "  observation.state: /sim/state:tensors.qpos\n"
+        "  action: {topic: sim/action}\n"
+        "  next.reward: /sim/state:tensors.reward\n"
+    )
+    out = tmp_path / "ds"
+    code, stdout, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(out), "--format", "lerobot", "--mapping", str(mapping),
+        "--map", "next.done=/sim/state:tensors.done",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "2 episodes, 10 frames at 25 fps" in stdout
+    data = _table(out / "data/chunk-000/file-000.parquet")
+    # 25 fps over a 50 Hz log: every other step, back from each episode's last step
+    steps = np.r_[1:10:2, 11:20:2]
+    np.testing.assert_array_equal(data["observation.state"], logged["state"][steps])
+    np.testing.assert_array_equal(data["next.reward"], logged["reward"][steps])
+    assert np.flatnonzero(data["next.done"]).tolist() == [4, 9]
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["fps"] == 25 and info["video_path"] is None
+    assert info["simrec"]["logs"][0]["mapping"]["next.done"] == "/sim/state:tensors.done"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--map", "action=/sim/nope"], "topic '/sim/nope' is not in"),
+        (
+            ["--map", "action=/sim/action:velocity"],
+            "/sim/action has no numeric field velocity; its fields: data",
+        ),
+        (["--map", "observation.pose=/sim/state"], "unknown feature 'observation.pose'"),
+        (["--fps", "12.5"], "--fps must be a whole positive number"),
+    ],
+)
+def test_bad_mapping_is_one_line(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "sim.mcap", (5,), camera=False)
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds"), "--format", "lerobot", *argv
+    )
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "ds").exists()
+    _nothing_left(tmp_path)
+
+
+def test_camera_of_mixed_sizes_is_refused(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "sim.mcap", (20,), sizes=((48, 64), (32, 40)))
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds"), "--format", "lerobot"
+    )
+    assert code == 2 and "/camera/front holds frames of more than one size (the first is 64x48)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "ds").exists()
+    _nothing_left(tmp_path)
+
+
+def test_log_without_episodes_is_refused(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "sim.mcap", (5,), episodes=False)
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds"), "--format", "lerobot"
+    )
+    assert code == 2 and "records no episodes" in err and "rec.episode_end" in err
+    assert not (tmp_path / "ds").exists()
+    _nothing_left(tmp_path)
+
+
+def test_output_directory_that_holds_something_else(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "sim.mcap", (5,), camera=False)
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    for extra in ([], ["--overwrite"]):
+        code, _, err = _convert(
+            capsys, str(tmp_path / "sim.mcap"), "-o", str(out), "--format", "lerobot", *extra
+        )
+        assert code == 2 and "holds other files (notes.txt), not a LeRobot dataset" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    # a dataset is replaced only with --overwrite, and then whole
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds2"), "--format", "lerobot"
+    )
+    assert code == 0, err
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds2"), "--format", "lerobot"
+    )
+    assert code == 2 and "already holds a dataset" in err
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds2"), "--format", "lerobot", "--overwrite"
+    )
+    assert code == 0, err
+    _nothing_left(tmp_path)
