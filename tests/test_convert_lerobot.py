@@ -249,3 +249,40 @@ def test_output_directory_that_holds_something_else(tmp_path: Path, capsys) -> N
     )
     assert code == 0, err
     _nothing_left(tmp_path)
+
+
+def test_vector_rollout_gives_one_episode_per_env_episode(tmp_path: Path) -> None:
+    gym = pytest.importorskip("gymnasium")
+    pytest.importorskip("pyarrow")
+    from simrec_node.integrations import RecordVectorRollout
+
+    env = RecordVectorRollout(
+        gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync"), tmp_path / "v.mcap"
+    )
+    obs, _ = env.reset(seed=1)
+    rng = np.random.default_rng(0)
+    seen: dict[int, list[list]] = {0: [[]], 1: [[]]}  # per env, per episode: (obs, action)
+    autoreset = np.zeros(2, bool)  # NEXT_STEP: the step after an end only resets that env
+    for _ in range(120):
+        actions = rng.integers(0, 2, 2)
+        for j in range(2):
+            if autoreset[j]:
+                seen[j].append([])
+            else:
+                seen[j][-1].append((obs[j].copy(), actions[j]))
+        obs, _, terminated, truncated, _ = env.step(actions)
+        autoreset = terminated | truncated
+    env.close()
+    result = export_lerobot([tmp_path / "v.mcap"], tmp_path / "ds")
+    assert "observation.images.rl_video" not in result.features  # a vector log's frames show env 0 only
+    episodes = _table(tmp_path / "ds/meta/episodes/chunk-000/file-000.parquet")
+    data = _table(tmp_path / "ds/data/chunk-000/file-000.parquet")
+    assert result.episodes == len(episodes["episode_index"]) >= 4
+    assert set(episodes["simrec/env_index"].tolist()) == {0, 1}
+    for index, env_index, number in zip(
+        episodes["episode_index"], episodes["simrec/env_index"], episodes["simrec/episode_index"], strict=True
+    ):
+        expected = seen[int(env_index)][int(number)]
+        rows = data["episode_index"] == index
+        np.testing.assert_array_equal(data["observation.state"][rows], np.stack([o for o, _ in expected]))
+        np.testing.assert_array_equal(data["action"][rows], np.array([a for _, a in expected], np.float32))
