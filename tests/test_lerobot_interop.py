@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simrec_node.convert.lerobot import export_lerobot
+from simrec_node.convert import ConvertError
+from simrec_node.convert.lerobot import export_lerobot, video_codec
 from tests.lerobot_logs import sim_log
 
 _KEEP: list = []  # the torchvision op schemas defined below live as long as the process
@@ -47,16 +48,24 @@ def _lerobot_dataset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 @pytest.mark.torch
-def test_lerobot_loader_reads_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("vcodec", ["h264", "av1"])
+def test_lerobot_loader_reads_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vcodec: str
+) -> None:
     pytest.importorskip("pyarrow")
+    try:
+        video_codec(vcodec)
+    except ConvertError as exc:
+        pytest.skip(str(exc))
     LeRobotDataset = _lerobot_dataset(monkeypatch, tmp_path)
     logged = sim_log(tmp_path / "sim.mcap", (12, 9, 15))
     root = tmp_path / "dataset"
-    export_lerobot([tmp_path / "sim.mcap"], root, task="reach the target")
+    export_lerobot([tmp_path / "sim.mcap"], root, task="reach the target", vcodec=vcodec)
 
     data = LeRobotDataset("simrec/sim", root=root)
     assert len(data) == 36 and data.num_episodes == 3 and data.fps == 50
     assert data.meta.video_keys == ["observation.images.front"]
+    assert data.meta.features["observation.images.front"]["info"]["video.codec"] == vcodec
     lengths = np.repeat([0, 1, 2], [12, 9, 15])
     for i in range(len(data)):
         item = data[i]

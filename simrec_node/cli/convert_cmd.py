@@ -127,6 +127,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mapping", metavar="MAP.yaml", help="features (and fps, task) from a YAML file; --map goes on top"
     )
     lerobot.add_argument("--task", help="the task text of every frame (default: each log's name)")
+    lerobot.add_argument(
+        "--vcodec",
+        choices=("h264", "av1", "hevc"),
+        default="h264",
+        help="video codec (default h264; av1, LeRobot's own default, or hevc where the ffmpeg has them)",
+    )
     mp4 = parser.add_argument_group("MP4")
     mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
     mp4.add_argument(
@@ -300,6 +306,7 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
         fps=args.fps if args.fps is not None else settings.get("fps"),
         task=args.task if args.task is not None else settings.get("task"),
         overwrite=args.overwrite,
+        vcodec=args.vcodec,
         progress=progress,
     )
     for problem in result.problems:

@@ -21,8 +21,10 @@ the ffmpeg that imageio-ffmpeg provides. Everything is written in a temporary di
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -107,8 +109,8 @@ def check_lerobot_output(path: str | os.PathLike[str], *, overwrite: bool) -> Pa
 class _VideoOut:
     """One camera's MP4: frames appended episode after episode (H.264 through imageio-ffmpeg)."""
 
-    def __init__(self, path: Path, fps: int, crf: int) -> None:
-        self.path, self.fps, self.crf = path, fps, crf
+    def __init__(self, path: Path, fps: int, codec: VideoCodec) -> None:
+        self.path, self.fps, self.codec = path, fps, codec
         self.gen: Any = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
@@ -121,15 +123,17 @@ class _VideoOut:
 
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.size = (frame.shape[1], frame.shape[0])
+            if self.codec.encoder == "libsvtav1":
+                os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1's banner bypasses ffmpeg's log level
             self.gen = imageio_ffmpeg.write_frames(
                 str(self.path),
                 self.size,
                 fps=self.fps,
-                codec="libx264",
+                codec=self.codec.encoder,
                 pix_fmt_in="rgb24",
                 pix_fmt_out="yuv420p",
                 quality=None,
-                output_params=["-crf", str(self.crf), "-g", str(self.fps)],
+                output_params=["-crf", str(self.codec.crf), "-g", str(self.fps)],
                 macro_block_size=1,
                 ffmpeg_log_level="error",
             )
@@ -145,17 +149,64 @@ class _VideoOut:
             gen.close()
 
 
-def _encoder() -> str:
+@dataclass(frozen=True)
+class VideoCodec:
+    """The videos' codec: its name in ``info.json``, the ffmpeg encoder and its CRF."""
+
+    name: str
+    encoder: str
+    crf: int
+
+    def describe(self) -> str:
+        import imageio_ffmpeg
+
+        return (
+            f"{self.encoder} (imageio-ffmpeg {imageio_ffmpeg.__version__}: {imageio_ffmpeg.get_ffmpeg_exe()})"
+        )
+
+
+# H.264 plays and decodes everywhere; AV1 (LeRobot's own default) and HEVC where the ffmpeg has them.
+CODECS = {"h264": ("libx264", 23), "av1": ("libsvtav1", 30), "hevc": ("libx265", 28)}
+
+
+def video_codec(name: str = "h264", crf: int | None = None) -> VideoCodec:
+    """The codec ``name`` with the encoder the ffmpeg imageio-ffmpeg runs (``IMAGEIO_FFMPEG_EXE``
+    chooses another ffmpeg); ConvertError where that ffmpeg lacks it."""
+    if name not in CODECS:
+        raise ConvertError(f"--vcodec must be one of {', '.join(CODECS)}, not {name!r}")
+    encoder, default_crf = CODECS[name]
+    if name != "h264" and encoder not in _encoders():
+        import imageio_ffmpeg
+
+        raise ConvertError(
+            f"--vcodec {name} needs an ffmpeg with {encoder}; {imageio_ffmpeg.get_ffmpeg_exe()} has none: "
+            "set IMAGEIO_FFMPEG_EXE to one that has, or use --vcodec h264"
+        )
+    return VideoCodec(name, encoder, default_crf if crf is None else crf)
+
+
+@functools.cache
+def _encoders() -> str:
     import imageio_ffmpeg
 
-    return f"libx264 (the ffmpeg of imageio-ffmpeg {imageio_ffmpeg.__version__})"
+    try:
+        done = subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout
 
 
 class _Dataset:
     """The dataset being written under ``temp``: data rows, videos, episodes."""
 
-    def __init__(self, temp: Path, fps: int, crf: int) -> None:
-        self.temp, self.fps, self.crf = temp, fps, crf
+    def __init__(self, temp: Path, fps: int, codec: VideoCodec) -> None:
+        self.temp, self.fps, self.codec = temp, fps, codec
         self.columns: dict[str, list[np.ndarray]] = {}
         self.episode_rows: list[dict[str, Any]] = []
         self.videos: dict[str, _VideoOut] = {}
@@ -233,7 +284,7 @@ class _Dataset:
             video = self.videos.get(key)
             if video is None:
                 path = self.temp / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
-                video = self.videos[key] = _VideoOut(path, self.fps, self.crf)
+                video = self.videos[key] = _VideoOut(path, self.fps, self.codec)
             from_ts = video.frames / self.fps
             self._write_frames(key, log, payloads, episode.rows[key], video)
             row[f"videos/{key}/chunk_index"] = 0
@@ -291,7 +342,7 @@ class _Dataset:
                 stats[key] = vector_stats(data.reshape(len(data), -1))
         for key, video in self.videos.items():
             width, height = video.size  # type: ignore[misc]
-            features[key] = video_feature(height, width, self.fps, "h264", _encoder())
+            features[key] = video_feature(height, width, self.fps, self.codec.name, self.codec.describe())
             stats[key] = video.stats.result(video.frames)
         data_path = self.temp / DATA_PATH.format(chunk_index=0, file_index=0)
         data_path.parent.mkdir(parents=True)
@@ -348,7 +399,8 @@ def export_lerobot(
     fps: float | None = None,
     task: str | None = None,
     overwrite: bool = False,
-    crf: int = 23,
+    vcodec: str = "h264",
+    crf: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LeRobotResult:
     """Write the episodes of ``logs`` (each a file, a split directory, or a list of files read as
@@ -359,13 +411,16 @@ def export_lerobot(
             the path of a YAML mapping file (which may also give ``fps`` and ``task``).
         fps: frames per second (default: from the first log's camera / state rate).
         task: the task text of every frame (default: each log's name).
-        crf: H.264 quality (x264's CRF: lower is better and larger).
+        vcodec: ``h264`` (libx264), or ``av1`` (libsvtav1) / ``hevc`` (libx265) where the ffmpeg
+            has them.
+        crf: the encoder's CRF (lower is better and larger; default 23 / 30 / 28).
 
     Raises:
         ConvertError: a missing topic or field, a camera of mixed sizes, a log with no
             episodes, an output directory that holds something else (nothing is left behind).
     """
     target = check_lerobot_output(out_dir, overwrite=overwrite)
+    codec = video_codec(vcodec, crf)
     explicit, settings = _explicit(mapping)
     fps = fps if fps is not None else settings.get("fps")
     task = task if task is not None else settings.get("task")
@@ -389,7 +444,7 @@ def export_lerobot(
                     reader, explicit, fps if dataset is None else dataset.fps, progress=progress
                 )
                 if dataset is None:
-                    dataset = _Dataset(temp, frames.fps, crf)
+                    dataset = _Dataset(temp, frames.fps, codec)
                 dataset.add_log(frames, task if task is not None else Path(frames.source).stem)
                 notes += frames.notes
                 problems += reader.problems
