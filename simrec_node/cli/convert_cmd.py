@@ -294,21 +294,35 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
     mapping, settings = load_mapping_file(args.mapping) if args.mapping else ({}, {})
     mapping.update(parse_map_flag(text) for text in args.feature_map)
     stop = install_stop_handlers()
+    bars: list[ProgressBar] = []
+    done_before = [0]
 
     def progress(done: int, total: int) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
+        if not bars or done <= done_before[0]:  # a log's first episode: a bar of its own
+            if bars:
+                bars[-1].finish()
+            what = f"writing frames of log {len(bars) + 1}" if len(files) > 1 else "writing frames"
+            line = lambda d, t, what=what: f"{what}: {d:,.0f} of {t:,.0f}"  # noqa: E731
+            bars.append(ProgressBar(what, total, plain=line, unit="frame", quiet=args.quiet))
+        done_before[0] = done
+        bars[-1].update(done)
 
-    result = export_lerobot(
-        files,
-        args.output,
-        mapping,
-        fps=args.fps if args.fps is not None else settings.get("fps"),
-        task=args.task if args.task is not None else settings.get("task"),
-        overwrite=args.overwrite,
-        vcodec=args.vcodec,
-        progress=progress,
-    )
+    try:
+        result = export_lerobot(
+            files,
+            args.output,
+            mapping,
+            fps=args.fps if args.fps is not None else settings.get("fps"),
+            task=args.task if args.task is not None else settings.get("task"),
+            overwrite=args.overwrite,
+            vcodec=args.vcodec,
+            progress=progress,
+        )
+    finally:
+        if bars:
+            bars[-1].finish()
     for problem in result.problems:
         print(f"simrec: warning: {problem}", file=sys.stderr)
     if not args.quiet:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .collect import collect
 from .errors import ConvertError
+from .lerobot import LeRobotResult, export_lerobot
 from .mp4 import Mp4Options, VideoStats, convert_to_mp4
 from .npz import META_KEY, NpzOptions, NpzResult, build_arrays, convert_to_npz
 from .parquet import ParquetOptions, ParquetResult, convert_to_parquet
@@ -20,6 +21,7 @@ __all__ = [
     "ConvertError",
     "EpisodeDataset",
     "EpisodeStream",
+    "LeRobotResult",
     "LogIterableDataset",
     "LogReader",
     "Mp4Options",
@@ -36,6 +38,7 @@ __all__ = [
     "convert_to_mp4",
     "convert_to_npz",
     "convert_to_parquet",
+    "export_lerobot",
     "open_log",
 ]
 

@@ -216,7 +216,7 @@ class _Dataset:
         self.frames = 0
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
 
-    def add_log(self, log: LogFrames, task: str) -> None:
+    def add_log(self, log: LogFrames, task: str, progress: Callable[[int, int], None] | None = None) -> None:
         features = {}
         for key in log.values:
             names = log.names[key]
@@ -243,8 +243,12 @@ class _Dataset:
         if task not in self.tasks:
             self.tasks.append(task)
         task_index = self.tasks.index(task)
+        total, done = sum(len(e.times) for e in log.episodes), 0
         for episode in log.episodes:
             self._add_episode(log, episode, task, task_index, features)
+            done += len(episode.times)
+            if progress is not None:
+                progress(done, total)
         if self.features is None:
             self.features = {**features, **{k: {} for k in log.images}}
 
@@ -414,6 +418,7 @@ def export_lerobot(
         vcodec: ``h264`` (libx264), or ``av1`` (libsvtav1) / ``hevc`` (libx265) where the ffmpeg
             has them.
         crf: the encoder's CRF (lower is better and larger; default 23 / 30 / 28).
+        progress: called with (frames written, frames of the log) as each log's episodes go out.
 
     Raises:
         ConvertError: a missing topic or field, a camera of mixed sizes, a log with no
@@ -440,12 +445,10 @@ def export_lerobot(
     try:
         for spec in specs:
             with open_log(spec) as reader:
-                frames = read_log(
-                    reader, explicit, fps if dataset is None else dataset.fps, progress=progress
-                )
+                frames = read_log(reader, explicit, fps if dataset is None else dataset.fps)
                 if dataset is None:
                     dataset = _Dataset(temp, frames.fps, codec)
-                dataset.add_log(frames, task if task is not None else Path(frames.source).stem)
+                dataset.add_log(frames, task if task is not None else Path(frames.source).stem, progress)
                 notes += frames.notes
                 problems += reader.problems
                 sources.append(
