@@ -286,3 +286,51 @@ def test_vector_rollout_gives_one_episode_per_env_episode(tmp_path: Path) -> Non
         rows = data["episode_index"] == index
         np.testing.assert_array_equal(data["observation.state"][rows], np.stack([o for o, _ in expected]))
         np.testing.assert_array_equal(data["action"][rows], np.array([a for _, a in expected], np.float32))
+
+
+def test_merge_gives_the_dataset_one_export_gives(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    from simrec_node.convert.lerobot_merge import merge_lerobot
+
+    sim_log(tmp_path / "a.mcap", (10, 12))
+    sim_log(tmp_path / "b.mcap", (8, 9))
+    export_lerobot([tmp_path / "a.mcap", tmp_path / "b.mcap"], tmp_path / "whole")
+    for name in ("a", "b"):  # as per-log tasks (Ray) write them
+        export_lerobot([tmp_path / f"{name}.mcap"], tmp_path / f"part-{name}")
+    result = merge_lerobot([tmp_path / "part-a", tmp_path / "part-b"], tmp_path / "merged")
+    assert result.episodes == 4 and result.frames == 39
+    whole = _table(tmp_path / "whole/data/chunk-000/file-000.parquet")
+    merged = _table(tmp_path / "merged/data/chunk-000/file-000.parquet")
+    assert whole.keys() == merged.keys()
+    for key, values in whole.items():
+        np.testing.assert_array_equal(merged[key], values, err_msg=key)
+    whole_eps = _table(tmp_path / "whole/meta/episodes/chunk-000/file-000.parquet")
+    merged_eps = _table(tmp_path / "merged/meta/episodes/chunk-000/file-000.parquet")
+    for key, values in whole_eps.items():
+        if values.dtype.kind in "if":  # indices, lengths, video times, per-episode stats
+            np.testing.assert_allclose(merged_eps[key], values, err_msg=key)
+    whole_stats = json.loads((tmp_path / "whole/meta/stats.json").read_text())
+    merged_stats = json.loads((tmp_path / "merged/meta/stats.json").read_text())
+    for key in ("observation.state", "action", "next.reward"):
+        for stat in ("min", "max", "mean", "std", "count"):
+            np.testing.assert_allclose(merged_stats[key][stat], whole_stats[key][stat], rtol=1e-6, atol=1e-9)
+    info = json.loads((tmp_path / "merged/meta/info.json").read_text())
+    assert info["total_episodes"] == 4 and info["total_frames"] == 39 and info["total_tasks"] == 2
+    whole_frames = _video_frames(tmp_path / "whole/videos/observation.images.front/chunk-000/file-000.mp4")
+    merged_frames = _video_frames(tmp_path / "merged/videos/observation.images.front/chunk-000/file-000.mp4")
+    assert merged_frames.shape == whole_frames.shape
+    assert np.abs(merged_frames.astype(int) - whole_frames.astype(int)).mean() < 2
+
+
+def test_merge_refuses_parts_that_disagree(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    from simrec_node.convert import ConvertError
+    from simrec_node.convert.lerobot_merge import merge_lerobot
+
+    sim_log(tmp_path / "a.mcap", (10,))
+    export_lerobot([tmp_path / "a.mcap"], tmp_path / "p50")
+    export_lerobot([tmp_path / "a.mcap"], tmp_path / "p25", fps=25)
+    with pytest.raises(ConvertError, match="other features or fps"):
+        merge_lerobot([tmp_path / "p50", tmp_path / "p25"], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    _nothing_left(tmp_path)

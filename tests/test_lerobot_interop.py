@@ -94,3 +94,29 @@ def test_lerobot_loader_reads_the_export(
     )  # padding repeats
     item = windows[20]  # the last frame of episode 1
     assert item["action_is_pad"].tolist() == [False, True]
+
+
+@pytest.mark.torch
+def test_lerobot_loader_reads_a_merge_of_per_log_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    from simrec_node.convert.lerobot_merge import merge_lerobot
+
+    LeRobotDataset = _lerobot_dataset(monkeypatch, tmp_path)
+    a = sim_log(tmp_path / "a.mcap", (10, 12))
+    b = sim_log(tmp_path / "b.mcap", (8,), dim=6)
+    export_lerobot([tmp_path / "a.mcap"], tmp_path / "part-a")
+    export_lerobot([tmp_path / "b.mcap"], tmp_path / "part-b", task="second")
+    merge_lerobot([tmp_path / "part-a", tmp_path / "part-b"], tmp_path / "merged")
+    data = LeRobotDataset("simrec/merged", root=tmp_path / "merged")
+    states = np.concatenate([a["state"], b["state"]])
+    frames = np.concatenate([a["frame"], b["frame"]]).astype(int)
+    assert len(data) == 30 and data.num_episodes == 3
+    for i in range(len(data)):
+        item = data[i]
+        np.testing.assert_array_equal(item["observation.state"].numpy(), states[i])
+        assert item["task"] == ("a" if i < 22 else "second")
+        pixels = (item["observation.images.front"].permute(1, 2, 0).numpy() * 255).round().astype(int)
+        distance = np.abs(frames - pixels).mean(axis=(1, 2, 3))
+        assert distance[i] == distance.min() and distance[i] < 8, (i, distance[i])  # b's frames start over
