@@ -334,3 +334,20 @@ def test_merge_refuses_parts_that_disagree(tmp_path: Path) -> None:
         merge_lerobot([tmp_path / "p50", tmp_path / "p25"], tmp_path / "m")
     assert not (tmp_path / "m").exists()
     _nothing_left(tmp_path)
+
+
+def test_log_without_sim_time_is_refused(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    from simrec_node import Recorder
+
+    with Recorder(tmp_path / "wall.mcap") as rec:  # no sim_time: publish times are the wall clock
+        for step in range(5):
+            rec.log("sim/state", np.full(3, step, np.float32), step=step)
+            rec.log("sim/action", np.zeros(2, np.float32), step=step)
+        rec.episode_end(0, return_=0.0)
+    code, _, err = _convert(
+        capsys, str(tmp_path / "wall.mcap"), "-o", str(tmp_path / "ds"), "--format", "lerobot"
+    )
+    assert code == 2 and "do not carry sim time" in err and "sim_time=" in err
+    assert not (tmp_path / "ds").exists()
+    _nothing_left(tmp_path)

@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         help="out.npz, run.parquet (a directory: one table per topic), out.mp4, "
-        "or DIR/ (one video per camera)",
+        "or DIR/ (one video per camera); with --format lerobot, the dataset's directory",
     )
     parser.add_argument(
         "--format",
