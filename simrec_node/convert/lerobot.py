@@ -214,7 +214,8 @@ class _Dataset:
         self.features: dict[str, dict] | None = None
         self.tasks: list[str] = []
         self.frames = 0
-        self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))  # image decoding
+        self.cameras = ThreadPoolExecutor(max_workers=8)  # one camera's frames into its ffmpeg each
 
     def add_log(self, log: LogFrames, task: str, progress: Callable[[int, int], None] | None = None) -> None:
         features = {}
@@ -284,16 +285,21 @@ class _Dataset:
             cols.setdefault(key, []).append(data)
             for stat, value in vector_stats(data.reshape(n, -1)).items():
                 row[f"stats/{key}/{stat}"] = value
+        jobs = []
         for key, payloads in log.images.items():
             video = self.videos.get(key)
             if video is None:
                 path = self.temp / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
                 video = self.videos[key] = _VideoOut(path, self.fps, self.codec)
-            from_ts = video.frames / self.fps
-            self._write_frames(key, log, payloads, episode.rows[key], video)
+            row[f"videos/{key}/from_timestamp"] = video.frames / self.fps
+            # every camera at once: each ffmpeg encodes while the others are fed
+            jobs.append(self.cameras.submit(self._write_frames, key, log, payloads, episode.rows[key], video))
+        for job in jobs:
+            job.result()
+        for key in log.images:
+            video = self.videos[key]
             row[f"videos/{key}/chunk_index"] = 0
             row[f"videos/{key}/file_index"] = 0
-            row[f"videos/{key}/from_timestamp"] = from_ts
             row[f"videos/{key}/to_timestamp"] = video.frames / self.fps
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0
@@ -326,8 +332,8 @@ class _Dataset:
     def finish(self, source: dict) -> dict[str, dict]:
         pa, pq = _pyarrow()
         self.pool.shutdown()
-        for video in self.videos.values():
-            video.close()
+        list(self.cameras.map(_VideoOut.close, self.videos.values()))  # each ffmpeg finishes at once
+        self.cameras.shutdown()
         if not self.episode_rows:
             raise ConvertError(
                 "no episode has a value for every feature: nothing to write (see the notes above)"
@@ -371,6 +377,7 @@ class _Dataset:
         return features
 
     def abort(self) -> None:
+        self.cameras.shutdown(cancel_futures=True)
         self.pool.shutdown(cancel_futures=True)
         for video in self.videos.values():
             with contextlib.suppress(Exception):
