@@ -351,3 +351,21 @@ def test_log_without_sim_time_is_refused(tmp_path: Path, capsys) -> None:
     assert code == 2 and "do not carry sim time" in err and "sim_time=" in err
     assert not (tmp_path / "ds").exists()
     _nothing_left(tmp_path)
+
+
+def test_logs_of_other_features_are_refused(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "a.mcap", (5,), camera=False)
+    sim_log(tmp_path / "b.mcap", (5,), camera=False, dim=4)
+    code, _, err = _convert(
+        capsys,
+        str(tmp_path / "a.mcap"),
+        str(tmp_path / "b.mcap"),
+        "-o",
+        str(tmp_path / "ds"),
+        "--format",
+        "lerobot",
+    )
+    assert code == 2 and "(observation.state of shape [4])" in err and "map them alike" in err
+    assert not (tmp_path / "ds").exists()
+    _nothing_left(tmp_path)
