@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,8 @@ from .lerobot_meta import (
     write_json,
     write_tasks,
 )
-from .output import check_directory
+from .output import atomic_directory, check_directory
+from .parquet import _pyarrow  # one place says pyarrow is needed, and how to get it
 from .reader import open_log
 
 __all__ = ["LeRobotResult", "export_lerobot", "parse_map_flag"]
@@ -70,17 +70,6 @@ class LeRobotResult:
     frames: int
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def _pyarrow() -> Any:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConvertError(
-            "LeRobot output needs pyarrow: pip install 'simrec[parquet]' (or pip install pyarrow)"
-        ) from None
-    return pa, pq
 
 
 def check_lerobot_output(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
@@ -439,41 +428,28 @@ def export_lerobot(
     specs: list[LogSpec] = [logs] if isinstance(logs, str | os.PathLike) else list(logs)
     if not specs:
         raise ConvertError("no log to export")
-    temp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(temp, ignore_errors=True)
-    try:
-        temp.mkdir()
-    except OSError as exc:
-        raise ConvertError(f"cannot create {target}: {exc.strerror or exc}") from None
     dataset: _Dataset | None = None
     notes: list[str] = []
     problems: list[str] = []
     sources = []
-    try:
-        for spec in specs:
-            with open_log(spec) as reader:
-                frames = read_log(reader, explicit, fps if dataset is None else dataset.fps)
-                if dataset is None:
-                    dataset = _Dataset(temp, frames.fps, codec)
-                dataset.add_log(frames, task if task is not None else Path(frames.source).stem, progress)
-                notes += frames.notes
-                problems += reader.problems
-                sources.append(
-                    {"log": frames.source, "mapping": {k: s.describe() for k, s in frames.mapping.items()}}
-                )
-        assert dataset is not None
-        features = dataset.finish({"logs": sources})
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        if target.exists():
-            os.replace(target, old)  # aside, not deleted, until the new dataset is in place
-        os.replace(temp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        raise ConvertError(f"writing {target} failed: {exc.strerror or exc}") from None
-    finally:
-        if dataset is not None and temp.exists():
-            dataset.abort()
-        shutil.rmtree(temp, ignore_errors=True)
+    with atomic_directory(target) as temp:
+        try:
+            for spec in specs:
+                with open_log(spec) as reader:
+                    frames = read_log(reader, explicit, fps if dataset is None else dataset.fps)
+                    if dataset is None:
+                        dataset = _Dataset(temp, frames.fps, codec)
+                    dataset.add_log(frames, task if task is not None else Path(frames.source).stem, progress)
+                    notes += frames.notes
+                    problems += reader.problems
+                    mapping_text = {k: s.describe() for k, s in frames.mapping.items()}
+                    sources.append({"log": frames.source, "mapping": mapping_text})
+            assert dataset is not None
+            features = dataset.finish({"logs": sources})
+        except BaseException:
+            if dataset is not None:
+                dataset.abort()  # ffmpeg stops before its directory goes
+            raise
     return LeRobotResult(
         target, dataset.fps, features, len(dataset.episode_rows), dataset.frames, notes, problems
     )

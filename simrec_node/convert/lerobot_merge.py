@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConvertError
-from .lerobot import LeRobotResult, _pyarrow, check_lerobot_output
+from .lerobot import LeRobotResult, check_lerobot_output
 from .lerobot_meta import (
     DATA_PATH,
     EPISODES_PATH,
@@ -32,6 +31,8 @@ from .lerobot_meta import (
     write_json,
     write_tasks,
 )
+from .output import atomic_directory
+from .parquet import _pyarrow
 
 __all__ = ["merge_lerobot"]
 
@@ -113,13 +114,7 @@ def merge_lerobot(
             )
     fps = int(first["fps"])
     videos = [k for k, f in first["features"].items() if f["dtype"] == "video"]
-    temp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(temp, ignore_errors=True)
-    try:
-        temp.mkdir()
-    except OSError as exc:
-        raise ConvertError(f"cannot create {target}: {exc.strerror or exc}") from None
-    try:
+    with atomic_directory(target) as temp:
         tasks: list[str] = []
         data_tables, episode_tables, stats_parts = [], [], []
         frames = episodes = 0
@@ -180,13 +175,4 @@ def merge_lerobot(
             "simrec": {"logs": [log for i in infos for log in i.get("simrec", {}).get("logs", [])]},
         }
         write_json(temp / "meta" / "info.json", info)
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(temp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        raise ConvertError(f"writing {target} failed: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
     return LeRobotResult(target, fps, first["features"], episodes, frames)
