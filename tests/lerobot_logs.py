@@ -69,7 +69,7 @@ def sim_log(
     return {k: np.stack(v) if k != "reward" else np.asarray(v, np.float32) for k, v in logged.items()}
 
 
-def cartpole_log(path: Path, episodes: int = 3, seed: int = 0) -> dict[str, list]:
+def cartpole_log(path: Path, episodes: int = 3, seed: int = 0, trigger=lambda e: True) -> dict[str, list]:
     """CartPole through ``RecordRollout`` with every frame recorded; what each episode saw:
     observations before each action, the actions and rewards, per episode."""
     import gymnasium as gym
@@ -77,7 +77,7 @@ def cartpole_log(path: Path, episodes: int = 3, seed: int = 0) -> dict[str, list
     from simrec_node.integrations import RecordRollout
 
     env = RecordRollout(
-        gym.make("CartPole-v1", render_mode="rgb_array"), path, episode_trigger=lambda e: True
+        gym.make("CartPole-v1", render_mode="rgb_array"), path, episode_trigger=trigger
     )
     rng = np.random.default_rng(seed)
     seen: dict[str, list] = {"obs": [], "action": [], "reward": []}

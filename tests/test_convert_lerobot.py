@@ -369,3 +369,22 @@ def test_logs_of_other_features_are_refused(tmp_path: Path, capsys) -> None:
     assert code == 2 and "(observation.state of shape [4])" in err and "map them alike" in err
     assert not (tmp_path / "ds").exists()
     _nothing_left(tmp_path)
+
+
+def test_episodes_a_camera_missed_are_left_out_and_said(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pyarrow")
+    seen = cartpole_log(tmp_path / "cartpole.mcap", trigger=lambda episode: episode == 1)  # frames of one
+    log, out = str(tmp_path / "cartpole.mcap"), str(tmp_path / "ds")
+    code, stdout, err = _convert(capsys, log, "-o", out, "--format", "lerobot", "-q")
+    assert code == 0 and stdout == ""
+    assert "2 episodes left out: /camera/rl_video has no message for observation.images.rl_video" in err
+    assert "--map observation.images.rl_video= drops the feature instead" in err
+    data = _table(tmp_path / "ds/data/chunk-000/file-000.parquet")
+    np.testing.assert_array_equal(data["observation.state"], seen["obs"][1].astype(np.float32))
+    code, _, err = _convert(
+        capsys, log, "-o", out, "--format", "lerobot", "--overwrite", "--map", "observation.images.rl_video="
+    )
+    assert code == 0 and "left out" not in err
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    assert info["total_episodes"] == 3 and info["video_path"] is None

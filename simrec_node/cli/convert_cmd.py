@@ -325,9 +325,9 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
             bars[-1].finish()
     for problem in result.problems:
         print(f"simrec: warning: {problem}", file=sys.stderr)
+    for note in result.notes:  # what was left out is said even with --quiet
+        print(f"simrec: note: {note}", file=sys.stderr)
     if not args.quiet:
-        for note in result.notes:
-            print(f"note: {note}")
         print(
             f"wrote {result.root}/: LeRobot v3.0, {_plural(result.episodes, 'episode')}, "
             f"{_plural(result.frames, 'frame')} at {result.fps} fps from {_plural(len(files), 'log')}"

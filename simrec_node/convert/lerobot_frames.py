@@ -173,7 +173,8 @@ def _vector(
 
 def dataset_fps(reader: LogReader, frames_mapping: dict, requested: float | None) -> int:
     """The dataset's frame rate: ``requested``, else a camera's clip rate (the env's render_fps),
-    else the camera's, else the state's recorded sim rate; whole frames per second (LeRobot's)."""
+    else the camera's, the action's or the state's recorded sim rate; whole frames per second
+    (LeRobot's)."""
     if requested is not None:
         if not requested > 0 or abs(requested - round(requested)) > 1e-9:
             raise ConvertError(
@@ -188,7 +189,9 @@ def dataset_fps(reader: LogReader, frames_mapping: dict, requested: float | None
         with contextlib.suppress(ValueError):
             rates.append(float(clip.pop()))
     by_topic = {t.topic: t.sim_frequency_hz for t in reader.summary.topics}
-    for group in (cameras, [frames_mapping[k].topic for k in (STATE, "action") if k in frames_mapping]):
+    # then the action's rate (one per step; a Gymnasium log's observations add one per reset), the state's
+    steps = [[frames_mapping[k].topic] for k in (ACTION, STATE) if k in frames_mapping]
+    for group in (cameras, *steps):
         if not rates:
             rates += [by_topic[t] for t in group if by_topic.get(t)]
     if not rates:
@@ -285,6 +288,10 @@ def read_log(
     return LogFrames(where, rate, mapping, envs, values, images, image_types, episodes, names, dtypes, notes)
 
 
+def _count(episodes: list[str]) -> str:
+    return "1 episode" if len(episodes) == 1 else f"{len(episodes)} episodes"
+
+
 def _plan(
     records: list[tuple[int, int, int, int]],
     times: dict[str, np.ndarray],
@@ -293,25 +300,31 @@ def _plan(
     where: str,
 ) -> tuple[list[Episode], list[str]]:
     episodes: list[Episode] = []
-    notes: list[str] = []
+    short: list[str] = []
+    missing: dict[str, list[str]] = {}  # feature -> the episodes it leaves out
     previous_end: dict[int, int] = {}
     for env, index, start, end in records:
         frames = _frame_times(start, end, previous_end.get(env), period)
         previous_end[env] = end
         if len(frames) == 0:
-            notes.append(f"{where}: episode {index} of env {env} has no frame at this fps: left out")
+            short.append(f"episode {index} of env {env}")
             continue
         episode = Episode(env, index, frames)
         for key, stamps in times.items():
             rows = pick_rows(stamps, frames, mapping[key].sample, period)
             if (rows < 0).any():
                 first = frames[int(np.argmax(rows < 0))]
-                notes.append(
-                    f"{where}: episode {index} of env {env} left out: {mapping[key].topic} has no message "
-                    f"for {key} near sim time {first / 1e9:.3f} s"
-                )
+                missing.setdefault(key, []).append(f"episode {index} of env {env} at {first / 1e9:.3f} s")
                 break
             episode.rows[key] = rows
         else:
             episodes.append(episode)
+    notes = []
+    if short:
+        notes.append(f"{where}: {_count(short)} shorter than a frame at this fps left out ({short[0]})")
+    for key, which in missing.items():
+        notes.append(
+            f"{where}: {_count(which)} left out: {mapping[key].topic} has no message for {key} near "
+            f"every frame (first: {which[0]} of sim time); --map {key}= drops the feature instead"
+        )
     return episodes, notes
