@@ -76,9 +76,7 @@ def cartpole_log(path: Path, episodes: int = 3, seed: int = 0, trigger=lambda e:
 
     from simrec_node.integrations import RecordRollout
 
-    env = RecordRollout(
-        gym.make("CartPole-v1", render_mode="rgb_array"), path, episode_trigger=trigger
-    )
+    env = RecordRollout(gym.make("CartPole-v1", render_mode="rgb_array"), path, episode_trigger=trigger)
     rng = np.random.default_rng(seed)
     seen: dict[str, list] = {"obs": [], "action": [], "reward": []}
     obs, _ = env.reset(seed=seed)

@@ -200,6 +200,31 @@ def test_bad_mapping_is_one_line(tmp_path: Path, capsys, argv: list[str], messag
     _nothing_left(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fps: fast\nfeatures: {}\n", "fps must be a number of frames per second, not 'fast'"),
+        (
+            "features:\n  action: {topic: /sim/action, sample: later}\n",
+            "sample must be one of hold, previous",
+        ),
+        ("features: [a, b]\n", "expected 'features:' mapping feature keys to topics"),
+        ("feature:\n  action: /sim/action\n", "unknown setting(s) feature"),
+        ("features:\n  action: [1, 2\n", "cannot read mapping file"),
+    ],
+)
+def test_bad_mapping_file_is_one_line(tmp_path: Path, capsys, text: str, message: str) -> None:
+    pytest.importorskip("pyarrow")
+    sim_log(tmp_path / "sim.mcap", (5,), camera=False)
+    (tmp_path / "map.yaml").write_text(text)
+    code, _, err = _convert(
+        capsys, str(tmp_path / "sim.mcap"), "-o", str(tmp_path / "ds"), "--format", "lerobot",
+        "--mapping", str(tmp_path / "map.yaml"),
+    )  # fmt: skip
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "ds").exists()
+
+
 def test_camera_of_mixed_sizes_is_refused(tmp_path: Path, capsys) -> None:
     pytest.importorskip("pyarrow")
     sim_log(tmp_path / "sim.mcap", (20,), sizes=((48, 64), (32, 40)))

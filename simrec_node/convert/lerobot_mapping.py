@@ -214,7 +214,12 @@ def load_mapping_file(path: str | os.PathLike[str]) -> tuple[Mapping, dict[str, 
             raise ConvertError(
                 f"{where}: {key}: give a topic (TOPIC or TOPIC:FIELD) or {{topic: ..., fields: [...]}}"
             )
-    return mapping, {k: data[k] for k in ("fps", "task") if k in data}
+    fps, task = data.get("fps"), data.get("task")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, int | float)):
+        raise ConvertError(f"{where}: fps must be a number of frames per second, not {fps!r}")
+    if task is not None and not isinstance(task, str):
+        raise ConvertError(f"{where}: task must be a text, not {task!r}")
+    return mapping, {k: v for k, v in (("fps", fps), ("task", task)) if v is not None}
 
 
 def merge(default: Mapping, explicit: Mapping) -> dict[str, FeatureSource]:
