@@ -187,6 +187,9 @@ def test_mapping_file_and_flags(tmp_path: Path, capsys) -> None:
         ),
         (["--map", "observation.pose=/sim/state"], "unknown feature 'observation.pose'"),
         (["--fps", "12.5"], "--fps must be a whole positive number"),
+        (["--map", "next.reward=/episodes:episode_return"], "nothing to write: "),  # one per episode
+        (["--map", "next.reward=/sim/state:tensors.qpos"], "next.reward takes one value per frame"),
+        (["--map", "observation.images.x=/sim/state"], "/sim/state is not an image topic"),
     ],
 )
 def test_bad_mapping_is_one_line(tmp_path: Path, capsys, argv: list[str], message: str) -> None:

@@ -323,10 +323,6 @@ class _Dataset:
         self.pool.shutdown()
         list(self.cameras.map(_VideoOut.close, self.videos.values()))  # each ffmpeg finishes at once
         self.cameras.shutdown()
-        if not self.episode_rows:
-            raise ConvertError(
-                "no episode has a value for every feature: nothing to write (see the notes above)"
-            )
         features: dict[str, dict] = {}
         stats: dict[str, dict] = {}
         arrays, names = [], []
@@ -445,6 +441,11 @@ def export_lerobot(
                     mapping_text = {k: s.describe() for k, s in frames.mapping.items()}
                     sources.append({"log": frames.source, "mapping": mapping_text})
             assert dataset is not None
+            if not dataset.episode_rows:
+                why = notes[0] if notes else "no episode ended"
+                raise ConvertError(
+                    f"nothing to write: {why}" + (f" (and {len(notes) - 1} more)" if len(notes) > 1 else "")
+                )
             features = dataset.finish({"logs": sources})
         except BaseException:
             if dataset is not None:

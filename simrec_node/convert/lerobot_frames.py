@@ -262,7 +262,7 @@ def read_log(
         arrays = per_topic[topic]
         available = fields[topic]
         chosen = list(source.fields) if source.fields else available
-        missing = [f for f in chosen if f not in arrays]
+        missing = [f for f in chosen if f not in arrays or arrays[f].dtype.kind not in "biuf"]
         if missing or not chosen:
             raise ConvertError(
                 f"{where}: {key}: {topic} has no numeric field {', '.join(missing) or '(none at all)'}; "
