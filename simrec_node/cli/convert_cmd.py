@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         help="out.npz, run.parquet (a directory: one table per topic), out.mp4, "
-        "or DIR/ (one video per camera)",
+        "or DIR/ (one video per camera); with --format lerobot, the dataset's directory",
     )
     parser.add_argument(
         "--format",
@@ -118,6 +118,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     npz.add_argument(
         "--list-skipped", action="store_true", help="name every skipped field and why (one line each)"
     )
+    lerobot = parser.add_argument_group(
+        "LeRobot (--format lerobot: each FILE is one log, -o DIR the dataset)"
+    )
+    lerobot.add_argument(
+        "--map",
+        dest="feature_map",
+        action="append",
+        default=[],
+        metavar="KEY=TOPIC[:FIELD,...]",
+        help="a feature from a topic, repeatable: --map action=/rollout/action --map "
+        "observation.images.front=/camera/front (KEY= drops one); over the default mapping",
+    )
+    lerobot.add_argument(
+        "--mapping", metavar="MAP.yaml", help="features (and fps, task) from a YAML file; --map goes on top"
+    )
+    lerobot.add_argument("--task", help="the task text of every frame (default: each log's name)")
+    lerobot.add_argument(
+        "--vcodec",
+        choices=("h264", "av1", "hevc"),
+        default="h264",
+        help="video codec (default h264; av1, LeRobot's own default, or hevc where the ffmpeg has them)",
+    )
     mp4 = parser.add_argument_group("MP4")
     mp4.add_argument("--fps", type=float, help="output frame rate (default: the camera's recorded rate)")
     mp4.add_argument(
@@ -149,7 +171,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-FORMATS = ("npz", "parquet", "mp4")
+FORMATS = ("npz", "parquet", "mp4", "lerobot")
 
 
 def _kind(output: str, chosen: str | None = None) -> str:
@@ -175,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
     kind = _kind(args.output, args.format or ("mp4" if args.clips else None))
     if args.clips and kind != "mp4":
         raise UsageError(f"--clips writes MP4 videos into a directory (-o clips/), not {kind}")
+    if kind == "lerobot":
+        return _run_lerobot(args, files)
     reader = open_log(files)
     stop = install_stop_handlers()
     bar: ProgressBar | None = None
@@ -274,6 +298,69 @@ def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
         if args.list_skipped:
             lines += [f"  {key}: {why}" for key, why in skipped.items()]
     return lines
+
+
+def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
+    from simrec_node.convert.lerobot import export_lerobot
+    from simrec_node.convert.lerobot_mapping import load_mapping_file, parse_map_flag
+
+    if (
+        args.topics
+        or args.align
+        or args.hz
+        or args.split_episodes
+        or args.compress
+        or args.tile
+        or args.keys != "full"
+    ):
+        raise UsageError(
+            "-t, --align, --hz, --split-episodes, --compress, --tile and --keys do not apply to "
+            "--format lerobot: name features with --map KEY=TOPIC or --mapping map.yaml"
+        )
+    mapping, settings = load_mapping_file(args.mapping) if args.mapping else ({}, {})
+    mapping.update(parse_map_flag(text) for text in args.feature_map)
+    stop = install_stop_handlers()
+    bars: list[ProgressBar] = []
+    done_before = [0]
+
+    def progress(done: int, total: int) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        if not bars or done <= done_before[0]:  # a log's first episode: a bar of its own
+            if bars:
+                bars[-1].finish()
+            what = f"writing frames of log {len(bars) + 1}" if len(files) > 1 else "writing frames"
+            line = lambda d, t, what=what: f"{what}: {d:,.0f} of {t:,.0f}"  # noqa: E731
+            bars.append(ProgressBar(what, total, plain=line, unit="frame", quiet=args.quiet))
+        done_before[0] = done
+        bars[-1].update(done)
+
+    try:
+        result = export_lerobot(
+            files,
+            args.output,
+            mapping,
+            fps=args.fps if args.fps is not None else settings.get("fps"),
+            task=args.task if args.task is not None else settings.get("task"),
+            overwrite=args.overwrite,
+            vcodec=args.vcodec,
+            progress=progress,
+        )
+    finally:
+        if bars:
+            bars[-1].finish()
+    for problem in result.problems:
+        print(f"simrec: warning: {problem}", file=sys.stderr)
+    for note in result.notes:  # what was left out is said even with --quiet
+        print(f"simrec: note: {note}", file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"wrote {result.root}/: LeRobot v3.0, {_plural(result.episodes, 'episode')}, "
+            f"{_plural(result.frames, 'frame')} at {result.fps} fps from {_plural(len(files), 'log')}"
+        )
+        for key, feature in result.features.items():
+            print(f"  {key}: {feature['dtype']} {feature['shape']}")
+    return 0
 
 
 def _plural(count: int, noun: str) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 from .clips import convert_clips
 from .collect import collect
 from .errors import ConvertError
+from .lerobot import LeRobotResult, export_lerobot
+from .lerobot_merge import merge_lerobot
 from .mp4 import Mp4Options, VideoStats, convert_to_mp4
 from .npz import META_KEY, NpzOptions, NpzResult, build_arrays, convert_to_npz
 from .parquet import ParquetOptions, ParquetResult, convert_to_parquet
@@ -21,6 +23,7 @@ __all__ = [
     "ConvertError",
     "EpisodeDataset",
     "EpisodeStream",
+    "LeRobotResult",
     "LogIterableDataset",
     "LogReader",
     "Mp4Options",
@@ -38,6 +41,8 @@ __all__ = [
     "convert_to_mp4",
     "convert_to_npz",
     "convert_to_parquet",
+    "export_lerobot",
+    "merge_lerobot",
     "open_log",
 ]
 

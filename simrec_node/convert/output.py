@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +61,27 @@ def atomic_output(target: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a new temporary directory beside ``target``; when the block succeeds it takes
+    ``target``'s place (an old ``target`` is moved aside, and deleted once the new one is in
+    place), when it fails it is deleted. OS errors are one ``ConvertError`` line."""
+    temp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        temp.mkdir()
+    except OSError as exc:
+        raise ConvertError(f"cannot create {target}: {exc.strerror or exc}") from None
+    try:
+        yield temp
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(temp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise ConvertError(f"writing {target} failed: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
