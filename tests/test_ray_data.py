@@ -233,3 +233,23 @@ def test_convert_ray_refuses_bad_input_before_writing(ray, logs, tmp_path: Path,
     code = main(["convert", str(paths[1]), "--ray", "--format", "mp4", "-o", str(out)])
     assert code == 2 and "--ray converts logs to parquet or npz" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["b.parquet"]
+
+
+def test_a_log_that_fails_in_its_task_is_named_and_the_others_finish(ray, logs, tmp_path, capsys) -> None:
+    paths, _ = logs
+    out = tmp_path / "out"
+    # b.mcap is 0.11 s long: --start 0.3 is past its end, not past a's or c's
+    code = main(["convert", *map(str, paths), "--ray", "-o", str(out), "--start", "0.3", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "1 of 3 logs failed" in err and "b.mcap: --start 0.3 is past the end" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.parquet", "c.parquet"]
+
+
+def test_without_ray_installed_the_message_says_how_to_get_it(monkeypatch, logs) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # ``import ray`` raises ImportError
+    paths, _ = logs
+    with pytest.raises(DatasetError, match=r"pip install 'simrec\[ray\]'"):
+        read_ray(paths[0])
