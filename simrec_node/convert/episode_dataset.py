@@ -6,9 +6,11 @@ across every log and env), ``frame_index`` (position in the episode), ``env_inde
 ``timestamp`` (seconds since the episode began) and ``index``. ``windows={key: [offsets in s]}``
 (LeRobot's ``delta_timestamps``) turns ``key`` into ``[W, ...]`` frames of the same episode with
 ``<key>_is_pad`` ``[W]`` (see ``windows.py``). A list of indexes gives their batch in one gather
-per key; ``dataset.loader(batch_size, ...)`` is the ``DataLoader`` that asks for batches that way
-(the fast path). A ``DataLoader`` with workers splits it by index, as for any map-style dataset;
-``EpisodeStream`` instead gives each worker whole episodes.
+per key; ``dataset.loader(batch_size, ...)`` asks for batches that way (the fast path), and its
+workers hand them back through shared memory (``batch_ring.py``), not pickled tensors. A plain
+``DataLoader(data, batch_size=...)`` gets each batch from ``__getitems__`` (one gather), then
+collates it as usual. A ``DataLoader`` with workers splits the dataset by index, as for any
+map-style dataset; ``EpisodeStream`` instead gives each worker whole episodes.
 
 The fields are read once per log with ``build_arrays``, so values, ``episode_index`` and names are
 the NPZ converter's. torch is optional: this module is imported on first use.
