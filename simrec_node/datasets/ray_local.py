@@ -30,11 +30,13 @@ LOOPBACK = "127.0.0.1"
 LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def import_ray() -> Any:
-    """The ``ray`` module, or one clear line saying how to install it."""
+def import_ray(data: bool = False) -> Any:
+    """The ``ray`` module (with Ray Data where ``data``), or one clear line saying how to install it."""
     try:
         import ray
-        import ray.data  # read_ray needs Ray Data, not only Ray core
+
+        if data:
+            import ray.data
     except ImportError:
         raise DatasetError(
             "Ray is not installed: pip install 'simrec[ray]' (or pip install 'ray[data]')"

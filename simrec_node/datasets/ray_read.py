@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import DatasetError
-from .ray_local import start_ray
+from .ray_local import import_ray, start_ray
 from .rows import check_rows, log_topics
 
 PathLike = str | os.PathLike[str]
@@ -46,8 +46,8 @@ def read_ray(
         raise DatasetError("read_ray needs at least one log")
     wanted = [topics] if isinstance(topics, str) else topics
     checked = [(os.fspath(p), log_topics(p, wanted, rows)) for p in logs]
-    start_ray()
-    import ray.data
+    start_ray()  # first: it sets what keeps a local Ray on loopback before Ray is imported
+    ray = import_ray(data=True)
 
     from .ray_source import SimrecLogDatasource
 
