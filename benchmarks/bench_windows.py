@@ -6,10 +6,13 @@ Writes a log of ``--steps`` StateBatch steps (one env, a [64]-dim float32 state,
 every ``--episode`` steps), builds ``EpisodeDataset`` with a window of 16 steps (offsets -15..0
 steps, in seconds) on the state, then times, alternately and ``--reps`` times each:
 
-- simrec: ``dataset.loader(batch_size, num_workers=1)`` (batches gathered at once), every batch
-  of windows + pad masks and every other key of the item; also with ``num_workers=0``, and a
-  plain ``DataLoader(dataset, batch_size, num_workers=1)`` (items collated one by one) for
-  reference;
+- simrec: ``dataset.loader(batch_size, num_workers=1)`` (batches gathered at once, handed back
+  through a ring of shared-memory slots: ``convert/batch_ring.py``), every batch of windows + pad
+  masks and every other key of the item; also with ``num_workers=0``; and, for before/after in
+  the same run, the same batches handed back by torch (a ``DataLoader(batch_size=None)`` over a
+  ``BatchSampler``: what ``dataset.loader`` did before the ring), a plain
+  ``DataLoader(dataset, batch_size, num_workers=1)`` (which asks ``__getitems__`` for each batch)
+  and the same with items fetched one by one (the dataset without ``__getitems__``);
 - numpy: the same windows sliced from the state array already in memory (``state[i-15:i+1]``,
   the episode's first row repeated before it, as the pad does), stacked into the same batches
   and handed to torch (``torch.from_numpy``).
@@ -72,6 +75,19 @@ def numpy_batches(state: np.ndarray, episode: int, batch: int):
         yield torch.from_numpy(np.stack(windows)), torch.from_numpy(np.stack(pads))
 
 
+class _ItemsOnly:
+    """The dataset without ``__getitems__``: a plain DataLoader fetches its items one by one."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        return self.data[index]
+
+
 class _Premade:
     """A map-style dataset of batches made in advance: what one worker costs just to hand them over."""
 
@@ -111,8 +127,20 @@ def main() -> None:
     loaders = {
         "simrec dataset.loader, 1 worker": data.loader(args.batch, num_workers=1, persistent_workers=True),
         "simrec dataset.loader, in process": data.loader(args.batch),
-        "plain DataLoader, 1 worker (reference)": torch.utils.data.DataLoader(
+        "before: batches pickled by torch, 1 worker": torch.utils.data.DataLoader(
+            data,
+            batch_size=None,
+            sampler=torch.utils.data.BatchSampler(
+                torch.utils.data.SequentialSampler(data), args.batch, drop_last=False
+            ),
+            num_workers=1,
+            persistent_workers=True,
+        ),
+        "plain DataLoader (__getitems__), 1 worker": torch.utils.data.DataLoader(
             data, batch_size=args.batch, num_workers=1, persistent_workers=True
+        ),
+        "plain DataLoader, items one by one": torch.utils.data.DataLoader(
+            _ItemsOnly(data), batch_size=args.batch, num_workers=1, persistent_workers=True
         ),
         "worker IPC floor (batches made in advance)": torch.utils.data.DataLoader(
             premade, batch_size=None, num_workers=1, persistent_workers=True
@@ -140,13 +168,15 @@ def main() -> None:
         f"median of {args.reps}"
     )
     print(f"build EpisodeDataset (read the log): {build:.2f} s")
-    print(f"{'numpy slicing in memory':40s}: {b:.3f} s ({args.steps / b:,.0f} windows/s)")
+    print(f"{'numpy slicing in memory':44s}: {b:.3f} s ({args.steps / b:,.0f} windows/s)")
     for name, values in times.items():
         a = statistics.median(values)
-        print(f"{name:40s}: {a:.3f} s ({args.steps / a:,.0f} windows/s), {a / b:.2f}x numpy")
+        print(f"{name:44s}: {a:.3f} s ({args.steps / a:,.0f} windows/s), {a / b:.2f}x numpy")
     a = statistics.median(times["simrec dataset.loader, 1 worker"])
     floor = statistics.median(times["worker IPC floor (batches made in advance)"])
+    before = statistics.median(times["before: batches pickled by torch, 1 worker"])
     print(f"dataset.loader, 1 worker against the worker IPC floor: {a / floor:.2f}x")
+    print(f"dataset.loader, 1 worker: before {before / b:.2f}x numpy, now {a / b:.2f}x numpy")
     print(
         f"goal: dataset.loader with one worker <= 2x numpy: "
         f"{'met' if a / b <= 2 else 'NOT met'} ({a / b:.2f}x)"

@@ -149,3 +149,27 @@ def test_a_list_of_indexes_is_the_batch_of_those_frames(logs) -> None:
     assert sorted(got) == list(range(len(data)))
     with pytest.raises(IndexError):
         data[[0, len(data)]]
+
+
+@pytest.mark.torch
+def test_worker_batches_through_shared_slots_equal_in_process_batches(logs) -> None:
+    torch = pytest.importorskip("torch")
+    from simrec_node.convert import EpisodeDataset
+
+    paths, _ = logs
+    data = EpisodeDataset(paths, windows={"tensors.qpos": [-0.02, -0.01, 0.0], "tensors.done": [0.0, 0.01]})
+    # the fewest slots there can be (one batch in flight per worker), two workers, three passes:
+    # every batch kept from every pass still holds its own frames (nothing was overwritten)
+    loader = data.loader(5, num_workers=2, prefetch_factor=1, persistent_workers=True)
+    assert len(loader) == -(-len(data) // 5)
+    kept = [batch for _ in range(3) for batch in loader]
+    assert len(kept) == 3 * len(loader)
+    for number, batch in enumerate(kept):
+        first = (number % len(loader)) * 5
+        want = data[list(range(first, min(first + 5, len(data))))]
+        assert batch.keys() == want.keys()
+        for key, value in want.items():
+            assert batch[key].dtype == value.dtype and torch.equal(batch[key], value), (number, key)
+    # shuffled, without persistent workers: every frame once per pass
+    seen = [i for batch in data.loader(16, shuffle=True, num_workers=1) for i in batch["index"].tolist()]
+    assert sorted(seen) == list(range(len(data)))

@@ -24,6 +24,8 @@ from simrec_node.convert import (
 from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
 
+from .convert_ray import add_arguments as add_ray_arguments
+from .convert_ray import run_ray
 from .errors import UsageError
 from .inputs import refuse_stray_topics, require_files, take_back_paths
 from .signals import install_stop_handlers
@@ -168,6 +170,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar=("MIN", "MAX"),
         help="depth values mapped to the colormap ends (default: from the first frame)",
     )
+    add_ray_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -194,6 +197,12 @@ def run(args: argparse.Namespace) -> int:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
+    if args.ray or args.ray_address:
+        lines = run_ray(args, files)
+        if not args.quiet:
+            print("\n".join(lines))
+        return 0
+    kind = _kind(args.output, args.format)
     kind = _kind(args.output, args.format or ("mp4" if args.clips else None))
     if args.clips and kind != "mp4":
         raise UsageError(f"--clips writes MP4 videos into a directory (-o clips/), not {kind}")

@@ -6,9 +6,11 @@ across every log and env), ``frame_index`` (position in the episode), ``env_inde
 ``timestamp`` (seconds since the episode began) and ``index``. ``windows={key: [offsets in s]}``
 (LeRobot's ``delta_timestamps``) turns ``key`` into ``[W, ...]`` frames of the same episode with
 ``<key>_is_pad`` ``[W]`` (see ``windows.py``). A list of indexes gives their batch in one gather
-per key; ``dataset.loader(batch_size, ...)`` is the ``DataLoader`` that asks for batches that way
-(the fast path). A ``DataLoader`` with workers splits it by index, as for any map-style dataset;
-``EpisodeStream`` instead gives each worker whole episodes.
+per key; ``dataset.loader(batch_size, ...)`` asks for batches that way (the fast path), and its
+workers hand them back through shared memory (``batch_ring.py``), not pickled tensors. A plain
+``DataLoader(data, batch_size=...)`` gets each batch from ``__getitems__`` (one gather), then
+collates it as usual. A ``DataLoader`` with workers splits the dataset by index, as for any
+map-style dataset; ``EpisodeStream`` instead gives each worker whole episodes.
 
 The fields are read once per log with ``build_arrays``, so values, ``episode_index`` and names are
 the NPZ converter's. torch is optional: this module is imported on first use.
@@ -24,18 +26,11 @@ import numpy as np
 
 try:
     import torch
-    from torch.utils.data import (
-        BatchSampler,
-        DataLoader,
-        Dataset,
-        IterableDataset,
-        RandomSampler,
-        SequentialSampler,
-        get_worker_info,
-    )
+    from torch.utils.data import Dataset, IterableDataset, get_worker_info
 except ImportError as exc:  # the CLI and the converters work without torch
     raise ImportError("simrec's torch datasets need PyTorch: pip install torch") from exc
 
+from .batch_ring import BatchLoader
 from .dataset import _state_topic
 from .errors import ConvertError
 from .npz import NpzOptions, build_arrays
@@ -107,28 +102,52 @@ class EpisodeDataset(Dataset):
             raise IndexError("a batch of frames is a flat list of indexes")
         return self._gather(rows)
 
+    def __getitems__(self, indexes: list[int]) -> list[dict[str, Any]]:
+        """What a ``DataLoader(data, batch_size=...)`` asks a worker for: the batch's frames, gathered
+        at once (one gather per key) and handed to its ``collate_fn`` as items (views, no copies)."""
+        columns = {k: v.unbind(0) for k, v in self[list(indexes)].items()}
+        return [{k: column[i] for k, column in columns.items()} for i in range(len(indexes))]
+
     def _gather(self, index: int | np.ndarray) -> dict[str, Any]:
         n = len(self)
         bad = np.asarray(index)
         if np.any((bad < -n) | (bad >= n)):
             raise IndexError(f"index {index} out of range for {n} frames")
         index = index % n if n else index
-        item = {k: torch.from_numpy(np.array(v[index])) for k, v in self._plain.items()}
+        return {k: torch.from_numpy(np.array(v)) for k, v in self.gather(index).items()}
+
+    def gather(self, index: int | np.ndarray) -> dict[str, np.ndarray]:
+        """The numpy arrays of frames ``index`` (in range; one gather per key), as items hold them."""
+        item = {k: v[index] for k, v in self._plain.items()}
         for key, (rows, pad) in self.windows.items():
-            item[key] = torch.from_numpy(self.samples.data[key][rows[index]])
-            item[key + "_is_pad"] = torch.from_numpy(np.array(pad[index]))
+            item[key] = self.samples.data[key][rows[index]]
+            item[key + "_is_pad"] = pad[index]
         for key, v in self._place.items():
-            item[key] = torch.from_numpy(np.array(v[index]))
+            item[key] = v[index]
         return item
+
+    def item_layout(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Each key's shape and dtype in one item (what a ``BatchRing`` slot holds per item)."""
+        return {k: (v.shape[1:], v.dtype) for k, v in self.gather(np.zeros(1, dtype=np.int64)).items()}
+
+    def gather_into(self, rows: np.ndarray, out: Mapping[str, np.ndarray]) -> None:
+        """``gather(rows)`` written into ``out`` (a ``BatchRing`` slot): no array in between.
+        ``rows`` must be in range (``BatchLoader``'s sampler gives only such)."""
+        for key, v in self._plain.items():
+            np.take(v, rows, axis=0, out=out[key], mode="clip")
+        for key, (frames, pad) in self.windows.items():
+            np.take(self.samples.data[key], frames[rows], axis=0, out=out[key], mode="clip")
+            np.take(pad, rows, axis=0, out=out[key + "_is_pad"], mode="clip")
+        for key, v in self._place.items():
+            np.take(v, rows, axis=0, out=out[key], mode="clip")
 
     def loader(
         self, batch_size: int, *, shuffle: bool = False, drop_last: bool = False, **kwargs: Any
-    ) -> DataLoader:
-        """A ``DataLoader`` of batches gathered at once (one numpy gather per key and batch, not
-        ``batch_size`` items collated one by one); ``kwargs`` go to ``DataLoader`` (``num_workers``...)."""
-        order = RandomSampler(self) if shuffle else SequentialSampler(self)
-        batches = BatchSampler(order, batch_size, drop_last)
-        return DataLoader(self, batch_size=None, sampler=batches, **kwargs)
+    ) -> BatchLoader:
+        """Batches gathered at once (one numpy gather per key and batch, not ``batch_size`` items
+        collated one by one); with ``num_workers``, handed back through shared memory
+        (``batch_ring.py``) rather than pickled. ``kwargs`` go to the ``DataLoader``."""
+        return BatchLoader(self, batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs)
 
 
 class EpisodeStream(IterableDataset):

@@ -1,0 +1,78 @@
+"""``simrec convert LOG... --ray -o DIR``: each log converted on its own, as one Ray task each.
+
+Parsing and printing only; the work is ``simrec_node.datasets.convert_many``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from simrec_node.convert import NpzOptions, ParquetOptions
+from simrec_node.datasets import CONVERTERS, convert_many
+
+from .errors import UsageError
+from .status import ProgressBar
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("many logs on Ray")
+    group.add_argument(
+        "--ray",
+        action="store_true",
+        help="convert each FILE on its own (-o is a directory: DIR/<log>.parquet, ...), one Ray task "
+        "per log, on a local Ray bound to 127.0.0.1 (pip install 'simrec[ray]')",
+    )
+    group.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="run the --ray tasks on this Ray cluster (ray.init(address=...))",
+    )
+    group.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs of the local Ray (default: all)")
+
+
+def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
+    """The summary lines of a ``--ray`` conversion."""
+    fmt = args.format or "parquet"
+    if fmt not in CONVERTERS:
+        raise UsageError(f"--ray converts logs to {' or '.join(CONVERTERS)} (--format), not {fmt}")
+    if fmt == "parquet" and (args.align or args.hz or args.split_episodes or args.compress):
+        raise UsageError("--align, --hz, --split-episodes and --compress apply to --format npz")
+    topics = tuple(args.topics) or None
+    if fmt == "parquet":
+        options = ParquetOptions(topics=topics, start=args.start, end=args.end)
+    else:
+        options = NpzOptions(
+            topics=topics,
+            start=args.start,
+            end=args.end,
+            align=args.align,
+            hz=args.hz,
+            interp=args.interp,
+            split_episodes=args.split_episodes,
+            time=args.time,
+            allow_object=args.allow_object,
+            compress=args.compress,
+        )
+    bar = ProgressBar(
+        f"converting {len(files)} logs on Ray",
+        len(files),
+        plain=lambda done, total: f"converted {done:.0f} of {total:.0f} logs",
+        unit="log",
+        quiet=args.quiet,
+    )
+    try:
+        done = convert_many(
+            files,
+            args.output,
+            fmt,
+            options,
+            overwrite=args.overwrite,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            progress=lambda n, _total: bar.update(n),
+        )
+    finally:
+        bar.finish()
+    lines = [f"wrote {len(done)} {fmt} outputs to {args.output}/ (one Ray task per log)"]
+    lines += [f"  {item.log} -> {item.output.name}: {item.summary}" for item in done]
+    return lines
