@@ -246,6 +246,30 @@ def test_a_log_that_fails_in_its_task_is_named_and_the_others_finish(ray, logs, 
     assert sorted(p.name for p in out.iterdir()) == ["a.parquet", "c.parquet"]
 
 
+def test_lerobot_on_ray_is_the_dataset_the_serial_export_writes(ray, tmp_path: Path, capsys) -> None:
+    import json
+
+    from tests.lerobot_logs import sim_log
+
+    sim_log(tmp_path / "a.mcap", (10, 12))
+    sim_log(tmp_path / "b.mcap", (8, 9))
+    logs = [str(tmp_path / "a.mcap"), str(tmp_path / "b.mcap")]
+    assert main(["convert", *logs, "--format", "lerobot", "-o", str(tmp_path / "serial"), "-q"]) == 0
+    code = main(["convert", *logs, "--format", "lerobot", "--ray", "-o", str(tmp_path / "ray"), "-q"])
+    assert code == 0, capsys.readouterr().err
+    serial, on_ray = _tables(tmp_path / "serial"), _tables(tmp_path / "ray")
+    assert sorted(on_ray) == sorted(serial)
+    for name in ("data/chunk-000/file-000.parquet", "meta/tasks.parquet"):
+        assert on_ray[name].equals(serial[name]), name
+    info = json.loads((tmp_path / "ray/meta/info.json").read_text())
+    assert info["total_episodes"] == 4 and info["total_frames"] == 39
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no part left
+    # a second run into the same directory: refused before any task, the dataset untouched
+    code = main(["convert", *logs, "--format", "lerobot", "--ray", "-o", str(tmp_path / "ray")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--overwrite" in err, err
+
+
 def test_without_ray_installed_the_message_says_how_to_get_it(monkeypatch, logs) -> None:
     import sys
 

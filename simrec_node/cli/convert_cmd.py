@@ -25,7 +25,7 @@ from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
 
 from .convert_ray import add_arguments as add_ray_arguments
-from .convert_ray import run_ray
+from .convert_ray import lerobot_on_ray, run_ray
 from .errors import UsageError
 from .inputs import refuse_stray_topics, require_files, take_back_paths
 from .signals import install_stop_handlers
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
-    if args.ray or args.ray_address:
+    if (args.ray or args.ray_address) and args.format != "lerobot":
         lines = run_ray(args, files)
         if not args.quiet:
             print("\n".join(lines))
@@ -344,17 +344,22 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
         done_before[0] = done
         bars[-1].update(done)
 
+    fps = args.fps if args.fps is not None else settings.get("fps")
+    task = args.task if args.task is not None else settings.get("task")
     try:
-        result = export_lerobot(
-            files,
-            args.output,
-            mapping,
-            fps=args.fps if args.fps is not None else settings.get("fps"),
-            task=args.task if args.task is not None else settings.get("task"),
-            overwrite=args.overwrite,
-            vcodec=args.vcodec,
-            progress=progress,
-        )
+        if args.ray or args.ray_address:
+            result = lerobot_on_ray(args, files, mapping, fps, task)
+        else:
+            result = export_lerobot(
+                files,
+                args.output,
+                mapping,
+                fps=fps,
+                task=task,
+                overwrite=args.overwrite,
+                vcodec=args.vcodec,
+                progress=progress,
+            )
     finally:
         if bars:
             bars[-1].finish()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from simrec_node.convert import NpzOptions, ParquetOptions
-from simrec_node.datasets import CONVERTERS, convert_many
+from simrec_node.convert import LeRobotResult, NpzOptions, ParquetOptions
+from simrec_node.datasets import CONVERTERS, convert_many, export_lerobot_ray
 
 from .errors import UsageError
 from .status import ProgressBar
@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--ray",
         action="store_true",
-        help="convert each FILE on its own (-o is a directory: DIR/<log>.parquet, ...), one Ray task "
-        "per log, on a local Ray bound to 127.0.0.1 (pip install 'simrec[ray]')",
+        help="convert each FILE on its own (-o is a directory: DIR/<log>.parquet, ...; with --format "
+        "lerobot one dataset), one Ray task per log, on a local Ray bound to 127.0.0.1 "
+        "(pip install 'simrec[ray]')",
     )
     group.add_argument(
         "--ray-address",
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
     """The summary lines of a ``--ray`` conversion."""
     fmt = args.format or "parquet"
-    if fmt not in CONVERTERS:
+    if fmt not in CONVERTERS:  # lerobot: lerobot_on_ray
         raise UsageError(f"--ray converts logs to {' or '.join(CONVERTERS)} (--format), not {fmt}")
     if fmt == "parquet" and (args.align or args.hz or args.split_episodes or args.compress):
         raise UsageError("--align, --hz, --split-episodes and --compress apply to --format npz")
@@ -76,3 +77,31 @@ def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
     lines = [f"wrote {len(done)} {fmt} outputs to {args.output}/ (one Ray task per log)"]
     lines += [f"  {item.log} -> {item.output.name}: {item.summary}" for item in done]
     return lines
+
+
+def lerobot_on_ray(
+    args: argparse.Namespace, files: list[str], mapping: dict, fps: float | None, task: str | None
+) -> LeRobotResult:
+    """``--format lerobot --ray``: one dataset of every FILE, each log exported as one Ray task."""
+    bar = ProgressBar(
+        f"exporting {len(files)} logs on Ray",
+        len(files),
+        plain=lambda done, total: f"exported {done:.0f} of {total:.0f} logs",
+        unit="log",
+        quiet=args.quiet,
+    )
+    try:
+        return export_lerobot_ray(
+            files,
+            args.output,
+            mapping,
+            fps=fps,
+            task=task,
+            overwrite=args.overwrite,
+            vcodec=args.vcodec,
+            address=args.ray_address,
+            num_cpus=args.ray_cpus,
+            progress=lambda n, _total: bar.update(n),
+        )
+    finally:
+        bar.finish()

@@ -6,7 +6,8 @@ serial run's, file for file. Ray schedules the tasks (a local Ray on loopback by
 cluster's, where every node sees the logs and ``DIR`` and has simrec installed).
 
 ``CONVERTERS`` maps a format to its per-log function ``(log, output, options, overwrite) -> a
-line``; a format is one entry there (LeRobot's exporter, when it lands, is one line).
+line``; a format is one entry there. LeRobot's export makes one dataset of many logs, so it has
+its own task and merge (``ray_lerobot``).
 """
 
 from __future__ import annotations
@@ -120,22 +121,37 @@ def convert_many(
     A log that fails leaves no output of its own; the others finish, then one ``DatasetError``
     names the failures."""
     pairs = plan(logs, directory, fmt, options, overwrite=overwrite)
+    calls = [(fmt, log, output, options, overwrite) for log, output in pairs]
     with ray_session(address, num_cpus=num_cpus) as ray:
-        task = ray.remote(convert_one)
-        refs = [task.remote(fmt, log, output, options, overwrite) for log, output in pairs]
-        logs_of = dict(zip(refs, (log for log, _ in pairs), strict=True))
-        results: dict[Any, ConvertedLog] = {}
-        failed: list[str] = []
-        waiting = list(refs)
-        while waiting:
-            ready, waiting = ray.wait(waiting, num_returns=1)
-            try:
-                results[ready[0]] = ray.get(ready[0])
-            except ray.exceptions.RayTaskError as exc:
-                cause = exc.cause if isinstance(exc.cause, SimrecError) else exc
-                failed.append(f"{logs_of[ready[0]]}: {str(cause).splitlines()[0]}")
-            if progress is not None:
-                progress(len(refs) - len(waiting), len(refs))
+        return run_tasks(ray, convert_one, calls, [log for log, _ in pairs], progress)
+
+
+def run_tasks(
+    ray: Any,
+    function: Callable[..., Any],
+    calls: Sequence[tuple],
+    names: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """``function(*call)`` for each call as one Ray task; the results in the calls' order.
+
+    Every task runs to its end; then one ``DatasetError`` names the failures (each by its name in
+    ``names``, with the first line of a ``SimrecError``'s message), or the results come back."""
+    task = ray.remote(function)
+    refs = [task.remote(*call) for call in calls]
+    name_of = dict(zip(refs, names, strict=True))
+    results: dict[Any, Any] = {}
+    failed: list[str] = []
+    waiting = list(refs)
+    while waiting:
+        ready, waiting = ray.wait(waiting, num_returns=1)
+        try:
+            results[ready[0]] = ray.get(ready[0])
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(exc.cause, SimrecError) else exc
+            failed.append(f"{name_of[ready[0]]}: {str(cause).splitlines()[0]}")
+        if progress is not None:
+            progress(len(refs) - len(waiting), len(refs))
     if failed:
         raise DatasetError(f"{len(failed)} of {len(refs)} logs failed; {failed[0]}")
     return [results[ref] for ref in refs]
