@@ -60,7 +60,7 @@ def _pyarrow() -> Any:
         import pyarrow.parquet as pq
     except ImportError:
         raise ConvertError(
-            "Parquet output needs pyarrow: pip install 'simrec-node[parquet]' (or pip install pyarrow)"
+            "Parquet output needs pyarrow: pip install 'simrec[parquet]' (or pip install pyarrow)"
         ) from None
     return pa, pq
 
