@@ -202,7 +202,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print("\n".join(lines))
         return 0
-    kind = _kind(args.output, args.format)
     kind = _kind(args.output, args.format or ("mp4" if args.clips else None))
     if args.clips and kind != "mp4":
         raise UsageError(f"--clips writes MP4 videos into a directory (-o clips/), not {kind}")
