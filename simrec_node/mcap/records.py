@@ -91,40 +91,42 @@ class Damage(Exception):
 _local = threading.local()
 
 
-def _zstd(data: bytes | memoryview, size: int) -> bytes:
+def _zstd(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
     decompressor = getattr(_local, "zstd", None)
     if decompressor is None:  # one per thread: zstandard's objects are not thread-safe
         decompressor = _local.zstd = zstandard.ZstdDecompressor()
-    if zstandard.frame_content_size(data) >= 0:  # zstd sizes its buffer from the frame
+    if limit is None and zstandard.frame_content_size(data) >= 0:  # zstd sizes its buffer from the frame
         return decompressor.decompress(data, max_output_size=size)
     # No size in the frame: zstd would allocate the chunk's stated size up front, and that word
     # may be damage. Read it in pieces instead, never more than is there (plus one to tell).
+    want = size + 1 if limit is None else min(limit, size)
     pieces, have = [], 0
     with decompressor.stream_reader(data) as reader:
-        while have <= size and (piece := reader.read(min(1 << 20, size + 1 - have))):
+        while have < want and (piece := reader.read(min(1 << 20, want - have))):
             pieces.append(piece)
             have += len(piece)
     return b"".join(pieces)
 
 
-def _lz4(data: bytes | memoryview, size: int) -> bytes:
+def _lz4(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
     # Bounded by the chunk's stated size: a damaged frame header must not size the buffer.
     stated = lz4.frame.get_frame_info(data)["content_size"]
     if stated and stated != size:
         raise ValueError(f"the lz4 frame holds {stated} bytes where the chunk states {size}")
     decompressor = lz4.frame.LZ4FrameDecompressor()
-    out = decompressor.decompress(data, max_length=size)
-    if not decompressor.eof:
+    out = decompressor.decompress(data, max_length=size if limit is None else min(limit, size))
+    if limit is None and not decompressor.eof:
         raise ValueError(f"the lz4 frame holds more than the {size} bytes the chunk states")
     return out
 
 
-def _stored(data: bytes | memoryview, size: int) -> bytes | memoryview:
-    return data
+def _stored(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes | memoryview:
+    return data if limit is None else data[:limit]
 
 
-# compression name -> (compressed bytes, stated uncompressed size) -> records
-DECOMPRESSORS: dict[str, Callable[[bytes | memoryview, int], bytes | memoryview]] = {
+# compression name -> (compressed bytes, stated uncompressed size, [limit]) -> records (with a
+# limit: only the first ``limit`` bytes of them, decompressed no further)
+DECOMPRESSORS: dict[str, Callable[..., bytes | memoryview]] = {
     "": _stored,
     "zstd": _zstd,
     "lz4": _lz4,
@@ -216,6 +218,20 @@ def decompress(head: ChunkHeader, data: bytes | memoryview) -> bytes | memoryvie
     if head.crc and crc32(out) != head.crc:
         raise Damage(head.offset, "CRC mismatch")
     return out
+
+
+def decompress_prefix(head: ChunkHeader, data: bytes | memoryview, limit: int) -> bytes | memoryview:
+    """The first ``limit`` bytes of the chunk's records, decompressed no further: what a lookup of
+    one record near the start of a chunk needs. Unchecked (the CRC covers the whole records), so
+    the caller checks what it reads against the index that sent it there; Damage when the
+    compression is unknown or the data do not decompress."""
+    method = DECOMPRESSORS.get(head.compression)
+    if method is None:
+        raise Damage(head.offset, f"unsupported chunk compression {head.compression!r}")
+    try:
+        return method(data, min(head.uncompressed_size, MAX_CHUNK), limit)
+    except Exception as exc:  # zstd/lz4 raise their own error types for corrupt frames
+        raise Damage(head.offset, f"cannot decompress ({type(exc).__name__}: {exc})") from None
 
 
 def chunk_records(buf: object, head: ChunkHeader) -> bytes | memoryview:
