@@ -390,6 +390,36 @@ class LogFile:
             return None if index.message_index_offsets else 0
         return 0 if first >= head.uncompressed_size else first
 
+    def record_at(self, head: ChunkHeader, offset: int) -> tuple[bytes | memoryview, int] | None:
+        """``(records, base)``: the chunk's records from position ``base`` through the one record
+        at ``offset`` (up to where the next record its message indexes list begins), decompressed
+        no further: what a seek's first message needs. Not checked against the chunk's CRC, which
+        covers all its records (the caller checks the message against the index, and a reader
+        going on reads the whole chunk, checked); None when the message indexes cannot tell where
+        the record ends."""
+        index = self._chunk_index().get(head.offset)
+        if index is None or not index.message_index_offsets:
+            return None
+        end = head.uncompressed_size
+        try:
+            for cid, at in index.message_index_offsets.items():
+                later = parse_message_index(self.buf, at, self.size, cid)[:, 1]
+                later = later[later > offset]
+                if later.size:
+                    end = min(end, int(later.min()))
+        except PARSE_ERRORS:
+            return None
+        head = self._header(head)
+        if not head.compression:
+            if head.data_start + end > min(head.data_end, self.size):
+                return None
+            return self.buf[head.data_start + offset : head.data_start + end], offset  # type: ignore[index]
+        if head.data_end > self.size:
+            raise Damage(head.offset, "the file ends inside the chunk")
+        _will_need(self.buf, head.data_start, head.data_end)
+        with memoryview(self.buf) as whole, whole[head.data_start : head.data_end] as data:  # type: ignore[arg-type]
+            return decompress_prefix(head, data, end), 0
+
     def in_time_order(self, head: ChunkHeader, channels: Iterable[int]) -> bool:
         """Whether the chunk's messages on ``channels`` are stored in log-time order, from its
         message indexes (False when they cannot tell: then a reader sorts)."""

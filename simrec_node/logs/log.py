@@ -176,6 +176,17 @@ class Log:
                     if result is None:  # a loose message
                         batch.extend(_messages(file.loose_record(piece), local, lo, hi)[0])
                         continue
+                    lazy = len(group) == 1 and file.in_time_order(piece, local)
+                    start = result.start
+                    if lazy and not result.begun:
+                        # A seek: its first message from the chunk's records up to it alone; a
+                        # reader that comes back for more has the whole chunk read (and checked)
+                        # and the next ones read ahead.
+                        first = _first_message(file, piece, start, local, lo, hi)
+                        if first is not None:
+                            message, start = first
+                            yield message
+                            chunks.read_ahead()
                     try:
                         records = result.result()
                     except Damage as exc:
@@ -185,10 +196,10 @@ class Log:
                         )
                         continue
                     broken: list[str] = []
-                    stream = _iter_messages(records, local, lo, hi, result.start, broken)
-                    if len(group) == 1 and file.in_time_order(piece, local):
-                        # Lazily: a reader that wants one message (a seek) decodes one, and only
-                        # one that comes back for more has the next chunks read ahead.
+                    stream = _iter_messages(records, local, lo, hi, start, broken)
+                    if lazy:
+                        # Lazily: a reader that wants one message decodes one, and only one that
+                        # comes back for more has the next chunks read ahead.
                         first = next(stream, None)
                         if first is not None:
                             yield first
@@ -295,6 +306,11 @@ class _Chunk:
             return self._file.records(self._piece, through_map=True)
         return self._future.result()
 
+    @property
+    def begun(self) -> bool:
+        """Whether its records are read or being read."""
+        return self._taken or self._future is not None
+
     def running(self) -> Future | None:
         """The pool's read of it if one has started and cannot be called off."""
         future = self._future
@@ -372,6 +388,31 @@ class _ChunkReader:
         self._pending.clear()
         self._group = []
         wait([f for f in (c.running() for c in chunks) if f is not None])
+
+
+def _first_message(
+    file: LogFile, piece: ChunkHeader, start: int, local: dict[int, Channel], lo: int, hi: int
+) -> tuple[Message, int] | None:
+    """The message at record position ``start`` of the chunk, from its records up to it alone,
+    and where the next record starts; None when that cannot be done (then the chunk is read)."""
+    try:
+        found = file.record_at(piece, start)
+    except Damage:
+        return None
+    if found is None:
+        return None
+    records, base = found
+    at = start - base
+    if at + PREFIX.size > len(records):
+        return None
+    opcode, length = PREFIX.unpack_from(records, at)
+    end = at + PREFIX.size + length
+    if opcode != _MESSAGE or end > len(records):
+        return None
+    messages, broken = _messages(memoryview(records)[:end], local, lo, hi, at)
+    if broken is not None or len(messages) != 1:
+        return None
+    return messages[0], base + end
 
 
 def _messages(
