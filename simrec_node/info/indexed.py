@@ -13,11 +13,11 @@ from simrec_node.logs.file import summary_time_range
 from simrec_node.mcap import metadata as names
 from simrec_node.mcap.records import (
     PARSE_ERRORS,
-    PREFIX,
     ChunkIndexRecord,
     Opcode,
     parse_message_index,
     parse_metadata,
+    record_span,
 )
 
 from .facts import ChannelFacts, LogFacts
@@ -158,10 +158,7 @@ def _read_metadata(file: LogFile, facts: LogFacts, total: int) -> None:
         if mi.name not in names.KNOWN:
             continue
         try:
-            opcode, length = PREFIX.unpack_from(file.buf, mi.offset)
-            end = mi.offset + PREFIX.size + length
-            if opcode != Opcode.METADATA or end > file.size:
-                raise ValueError("not a Metadata record")
-            facts.metadata.append(parse_metadata(file.buf, mi.offset + PREFIX.size, end))
+            body = record_span(file.buf, mi.offset, file.size, Opcode.METADATA)
+            facts.metadata.append(parse_metadata(file.buf, *body))
         except PARSE_ERRORS:
             facts.warnings.append(f"the metadata record {mi.name!r} at byte {mi.offset} is unreadable")

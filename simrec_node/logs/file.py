@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -39,9 +38,11 @@ from simrec_node.mcap.records import (
     decompress_prefix,
     parse_channel,
     parse_chunk_header,
+    parse_message_head,
     parse_message_index,
     parse_metadata,
     parse_schema,
+    record_span,
     split_records,
 )
 from simrec_node.mcap.source import mapped, read_footer
@@ -204,9 +205,7 @@ class LogFile:
                 continue
             try:
                 if opcode == message:
-                    if end - start < MESSAGE_HEAD.size:
-                        raise struct.error("Message record too short")
-                    log_time = MESSAGE_HEAD.unpack_from(buf, start)[2]
+                    log_time = parse_message_head(buf, start, end)[2]
                     out.pieces.append(Loose(item.offset, log_time, start, end))
                 elif opcode == Opcode.SCHEMA:
                     schema = parse_schema(buf, start, end)
@@ -301,10 +300,9 @@ class LogFile:
         if head.crc != UNREAD:
             return head
         try:
-            if self.buf[head.offset] != Opcode.CHUNK:  # type: ignore[index]
-                raise Damage(head.offset, "no Chunk record where the chunk index points")
+            record_span(self.buf, head.offset, self.size, Opcode.CHUNK)
             found = parse_chunk_header(self.buf, head.offset, self.size)
-        except (IndexError, *PARSE_ERRORS):
+        except PARSE_ERRORS:
             raise Damage(head.offset, "no Chunk record where the chunk index points") from None
         if replace(found, crc=UNREAD) != head:
             raise Damage(head.offset, "the Chunk header does not match its chunk index")
@@ -337,12 +335,12 @@ class LogFile:
         out: dict[int, MessageHead] = {}
         message = int(Opcode.MESSAGE)
         for off in wanted:
-            at = base + off
             if off + need > have:
                 break
-            opcode, length = PREFIX.unpack_from(records, at)
-            if opcode == message and length >= MESSAGE_HEAD.size:
-                out[off] = MESSAGE_HEAD.unpack_from(records, at + PREFIX.size)
+            with suppress(*PARSE_ERRORS):
+                out[off] = parse_message_head(
+                    records, *record_span(records, base + off, base + have, message)
+                )
         return out
 
     # ------------------------------------------------------------------ chunks

@@ -24,7 +24,16 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
-from simrec_node.mcap.records import MESSAGE_HEAD, PREFIX, ChunkHeader, Damage, Opcode, opcode_name
+from simrec_node.mcap.records import (
+    MESSAGE_HEAD,
+    PARSE_ERRORS,
+    PREFIX,
+    ChunkHeader,
+    Damage,
+    Opcode,
+    opcode_name,
+    record_span,
+)
 
 from .file import LogFile, Loose, Piece
 from .file import piece_end as _end
@@ -403,11 +412,9 @@ def _first_message(
         return None
     records, base = found
     at = start - base
-    if at + PREFIX.size > len(records):
-        return None
-    opcode, length = PREFIX.unpack_from(records, at)
-    end = at + PREFIX.size + length
-    if opcode != _MESSAGE or end > len(records):
+    try:
+        end = record_span(records, at, len(records), _MESSAGE)[1]
+    except PARSE_ERRORS:
         return None
     messages, broken = _messages(memoryview(records)[:end], local, lo, hi, at)
     if broken is not None or len(messages) != 1:

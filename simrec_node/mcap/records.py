@@ -57,6 +57,8 @@ CHUNK_HEAD = struct.Struct("<QQQII")  # start, end, uncompressed size, crc, comp
 CHUNK_INDEX_HEAD = struct.Struct("<QQQQ")  # start, end, chunk offset, chunk length
 STATISTICS_HEAD = struct.Struct("<QHIIIIQQ")
 MESSAGE_INDEX_HEAD = struct.Struct("<BQHI")  # opcode, length, channel id, entries' byte length
+SUMMARY_OFFSET_BODY = struct.Struct("<BQQ")  # group opcode, group start, group length
+DATA_END_BODY = struct.Struct("<I")  # data section CRC (0: none)
 U16, U32, U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _U16_U64 = struct.Struct("<HQ")
 _CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
@@ -267,6 +269,39 @@ def split_records(buf: bytes | memoryview, base: int = 0) -> list[tuple[int, int
 
 
 # ---------------------------------------------------------------- record bodies
+
+
+def record_span(buf: object, offset: int, end: int, opcode: int) -> tuple[int, int]:
+    """``(body_start, body_end)`` of the ``opcode`` record at ``offset``, an index's pointer
+    followed; ``struct.error`` when no such record lies there whole before ``end``."""
+    if offset < 0 or offset + PREFIX.size > end:
+        raise struct.error(f"no room for a record at byte {offset}")
+    found, length = PREFIX.unpack_from(buf, offset)  # type: ignore[arg-type]
+    body_end = offset + PREFIX.size + length
+    if found != opcode or body_end > end:
+        raise struct.error(f"no {opcode_name(opcode)} record at byte {offset}")
+    return offset + PREFIX.size, body_end
+
+
+def parse_message_head(buf: object, start: int, end: int) -> tuple[int, int, int, int]:
+    """``(channel_id, sequence, log_time, publish_time)`` of a Message record body."""
+    if end - start < MESSAGE_HEAD.size:
+        raise struct.error("Message record too short")
+    return MESSAGE_HEAD.unpack_from(buf, start)  # type: ignore[arg-type,return-value]
+
+
+def parse_summary_offset(buf: object, start: int, end: int) -> tuple[int, int, int]:
+    """``(group opcode, group start, group length)`` of a SummaryOffset record body."""
+    if start + SUMMARY_OFFSET_BODY.size > end:
+        raise struct.error("SummaryOffset record too short")
+    return SUMMARY_OFFSET_BODY.unpack_from(buf, start)  # type: ignore[arg-type,return-value]
+
+
+def parse_data_end(buf: object, start: int, end: int) -> int:
+    """The data section CRC a DataEnd record body states (0: none)."""
+    if start + DATA_END_BODY.size > end:
+        raise struct.error("DataEnd record too short")
+    return DATA_END_BODY.unpack_from(buf, start)[0]  # type: ignore[arg-type,no-any-return]
 
 
 def read_string(buf: object, pos: int, end: int) -> tuple[str, int]:
