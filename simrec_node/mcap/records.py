@@ -61,7 +61,7 @@ SUMMARY_OFFSET_BODY = struct.Struct("<BQQ")  # group opcode, group start, group 
 DATA_END_BODY = struct.Struct("<I")  # data section CRC (0: none)
 U16, U32, U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _U16_U64 = struct.Struct("<HQ")
-_CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
+CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
 # A chunk claiming more than this uncompressed is taken as damage (simrec writes 4 MiB chunks;
 # one message larger than 4 GiB is not a log this reads).
 MAX_CHUNK = 1 << 32
@@ -422,9 +422,9 @@ def parse_chunk_index(buf: object, start: int, end: int) -> ChunkIndexRecord:
     offsets, pos = read_int_map(buf, start + CHUNK_INDEX_HEAD.size, end)
     (index_length,) = U64.unpack_from(buf, pos)  # type: ignore[arg-type]
     compression, pos = read_string(buf, pos + 8, end)
-    if pos + _CHUNK_INDEX_TAIL.size > end:
+    if pos + CHUNK_INDEX_TAIL.size > end:
         raise struct.error("ChunkIndex runs past its record")
-    compressed, uncompressed = _CHUNK_INDEX_TAIL.unpack_from(buf, pos)  # type: ignore[arg-type]
+    compressed, uncompressed = CHUNK_INDEX_TAIL.unpack_from(buf, pos)  # type: ignore[arg-type]
     return ChunkIndexRecord(
         start_t, end_t, offset, length, offsets, index_length, compression, compressed, uncompressed
     )
