@@ -1,10 +1,17 @@
 """One MCAP file of a log, mapped read-only: its summary, its data section's layout, its chunks.
 
-The layout comes from one framing walk of the data section (``mcap.walk.DataWalk`` without
-decompression): chunk headers and the records between chunks, in file order, hopping record to
-record by length. That costs a page per record, so it is the same for an indexed file and a
-file a crashed recorder left without a summary; damage in the framing is resynced past and
-kept in ``breaks``. A chunk is decompressed and checked only when a read needs it.
+An indexed file (a summary section whose CRC checks, chunk indexes that add up) is read through
+its indexes alone: its chunks are where the chunk indexes say (each Chunk header is checked
+against its index when the chunk is read), a window's chunks are found by bisection, and the
+message indexes say where in a chunk a message starts and ends. Opening it reads the footer and
+the summary section, nothing of the data section.
+
+A file without a usable summary gets one framing walk of its data section (``mcap.walk.DataWalk``
+without decompression): chunk headers and the records between chunks, in file order, hopping
+record to record by length; damage in the framing is resynced past and kept in ``breaks``.
+Either way a chunk is decompressed and checked only when a read needs it. Thread-safe: what is
+cached is computed under a lock, chunks are read with pread or through the read-only map, and
+each thread decompresses with its own zstd context.
 """
 
 from __future__ import annotations

@@ -8,8 +8,14 @@ file that opened; only a path that is not a readable MCAP file raises ``LogFileE
 
 Messages come in log-time order: files in playing order (files whose time ranges overlap are
 merged), chunks by start time (overlapping chunks merged), and within a chunk by log time.
-A chunk is decompressed only when its time range meets the window asked for; several are
-decompressed ahead on a thread pool (zstd and lz4 release the GIL) where cores allow.
+A chunk is decompressed only when its time range meets the window asked for (and, in an
+indexed file, its message indexes list a wanted message in it). The first chunk of a read is
+decompressed in the reader's thread; once the reader asks for a second message the next ones
+are decompressed ahead on a thread pool (zstd and lz4 release the GIL) where cores allow. So a
+seek (one message at a time) costs one chunk, or less: its first message is decompressed from
+the start of its chunk up to where the message indexes say it ends, and checked against them
+(channel, time, framing); the chunk's CRC covers the whole chunk, so it is checked when the
+reader goes on and the whole chunk is read (a mismatch is then said in ``skipped``).
 """
 
 from __future__ import annotations
