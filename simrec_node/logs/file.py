@@ -395,6 +395,30 @@ class LogFile:
             return None if index.message_index_offsets else 0
         return 0 if first >= head.uncompressed_size else first
 
+    def newest_records(
+        self, head: ChunkHeader, channels: Iterable[int], lo: int, hi: int
+    ) -> list[int] | None:
+        """Where in the chunk's records the newest message of each of ``channels`` within
+        ``[lo, hi]`` starts, from its message indexes (empty: it holds none); None when they
+        cannot tell (then the whole chunk is looked through)."""
+        index = self._chunk_index().get(head.offset)
+        if index is None or not index.message_index_offsets:
+            return None
+        out = []
+        try:
+            for cid in channels:
+                at = index.message_index_offsets.get(cid)
+                if at is None:
+                    continue
+                pairs = parse_message_index(self.buf, at, self.size, cid)
+                inside = pairs[(pairs[:, 0] >= lo) & (pairs[:, 0] <= hi)]
+                if inside.size:
+                    newest = np.lexsort((inside[:, 1], inside[:, 0]))[-1]  # latest time, then offset
+                    out.append(int(inside[newest, 1]))
+        except PARSE_ERRORS:
+            return None
+        return out
+
     def record_at(self, head: ChunkHeader, offset: int) -> tuple[bytes | memoryview, int] | None:
         """``(records, base)``: the chunk's records from position ``base`` through the one record
         at ``offset`` (up to where the next record its message indexes list begins), decompressed

@@ -258,11 +258,17 @@ class Log:
             if isinstance(piece, Loose):
                 messages = _messages(file.loose_record(piece), local, floor, time_ns)[0]
             else:
+                newest = file.newest_records(piece, local, floor, time_ns)
+                if newest == []:
+                    continue  # its message indexes say it holds none of them in the window
                 try:
                     records = file.records(piece)
                 except Damage:
                     continue  # a read pass says where; a look-back just finds less
-                messages = _messages(records, local, floor, time_ns)[0]
+                if newest is None:
+                    messages = _messages(records, local, floor, time_ns)[0]
+                else:  # only the records the indexes point at
+                    messages = [m for at in newest for m in _message_at(records, at, local, floor, time_ns)]
             for message in messages:
                 known = found.get(message.channel)
                 if known is None or message.log_time >= known.log_time:
@@ -418,14 +424,22 @@ def _first_message(
         return None
     records, base = found
     at = start - base
+    messages = _message_at(records, at, local, lo, hi)
+    if len(messages) != 1:
+        return None
+    return messages[0], start + PREFIX.size + len(messages[0].data) + MESSAGE_HEAD.size
+
+
+def _message_at(
+    records: bytes | memoryview, at: int, local: dict[int, Channel], lo: int, hi: int
+) -> list[Message]:
+    """The message of the Message record at position ``at`` of a chunk's records, if it is on
+    ``local``'s channels within ``[lo, hi]`` (an empty list if not, or if no whole record is there)."""
     try:
         end = record_span(records, at, len(records), _MESSAGE)[1]
     except PARSE_ERRORS:
-        return None
-    messages, broken = _messages(memoryview(records)[:end], local, lo, hi, at)
-    if broken is not None or len(messages) != 1:
-        return None
-    return messages[0], base + end
+        return []
+    return _messages(memoryview(records)[:end], local, lo, hi, at)[0]
 
 
 def _messages(
