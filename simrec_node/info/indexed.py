@@ -23,9 +23,11 @@ from simrec_node.mcap.records import (
 from .facts import ChannelFacts, LogFacts
 
 
-def read_indexed(file: LogFile, *, publish_times: bool = True) -> LogFacts:
-    """Gather facts from the summary section of ``file`` (which has one: ``file.indexed``);
-    ``publish_times`` adds each channel's first and last publish time (sim-time rates)."""
+def read_indexed(file: LogFile, *, detail: bool = True) -> LogFacts:
+    """Gather facts from the summary section of ``file`` (which has one: ``file.indexed``).
+
+    ``detail`` adds what takes reads outside the summary section: each channel's first and last
+    log and publish time (message indexes, message heads) and the metadata records."""
     summary = file.summary
     assert summary is not None and summary.statistics is not None
     stats = summary.statistics
@@ -55,14 +57,13 @@ def read_indexed(file: LogFile, *, publish_times: bool = True) -> LogFacts:
     for cid, count in stats.channel_message_counts.items():
         if cid not in facts.channels and count:
             facts.channels[cid] = ChannelFacts(f"<unknown channel {cid}>", "", "", count=count)
-    _fill_channel_times(file, summary.chunk_indexes, facts, publish_times)
-    _read_metadata(file, facts, stats.metadata_count)
+    if detail:
+        _fill_channel_times(file, summary.chunk_indexes, facts)
+        _read_metadata(file, facts, stats.metadata_count)
     return facts
 
 
-def _fill_channel_times(
-    file: LogFile, chunks: list[ChunkIndexRecord], facts: LogFacts, publish_times: bool
-) -> None:
+def _fill_channel_times(file: LogFile, chunks: list[ChunkIndexRecord], facts: LogFacts) -> None:
     has_index = bool(chunks) and all(ci.message_index_offsets for ci in chunks)
     if not has_index:
         if facts.message_count:
@@ -118,7 +119,7 @@ def _fill_channel_times(
                 last = (found[2], ci.chunk_offset, found[3])
         ch.first_time_ns = first[0] if first is not None else None
         ch.last_time_ns = last[0] if last is not None else None
-        if publish_times and first is not None and last is not None and ch.count >= 2:
+        if first is not None and last is not None and ch.count >= 2:
             for (t, chunk, at), is_first in ((first, True), (last, False)):
                 wanted.setdefault(chunk, {}).setdefault(at, []).append((cid, t, is_first))
     _fill_publish_times(file, wanted, facts)

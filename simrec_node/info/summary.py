@@ -18,12 +18,12 @@ from .model import LogSummary, TopicSummary
 from .scan import scan
 
 
-def summarize_file(file: LogFile, *, sim_times: bool = True) -> LogSummary:
+def summarize_file(file: LogFile, *, detail: bool = True) -> LogSummary:
     """The summary of one file of a log, without episode statistics (a split log computes
-    those over the episodes of all its files together); ``sim_times=False`` leaves out the
-    sim-time spans of an indexed file (they take a read of two messages' heads per topic)."""
+    those over the episodes of all its files together); ``detail=False`` gives of an indexed
+    file what its summary section alone says (see `read_indexed`)."""
     if file.indexed:
-        facts = read_indexed(file, publish_times=sim_times)
+        facts = read_indexed(file, detail=detail)
     else:
         facts, skipped = scan(file)
         layout = file.layout()

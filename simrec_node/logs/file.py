@@ -43,6 +43,7 @@ from simrec_node.mcap.records import (
     chunk_records,
     decompress,
     decompress_prefix,
+    message_head_at,
     parse_channel,
     parse_chunk_header,
     parse_message_head,
@@ -340,14 +341,9 @@ class LogFile:
         else:
             records, base, have = self.buf, head.data_start, head.data_end - head.data_start
         out: dict[int, MessageHead] = {}
-        message = int(Opcode.MESSAGE)
         for off in wanted:
-            if off + need > have:
-                break
             with suppress(*PARSE_ERRORS):
-                out[off] = parse_message_head(
-                    records, *record_span(records, base + off, base + have, message)
-                )
+                out[off] = message_head_at(records, base + off, base + have)
         return out
 
     # ------------------------------------------------------------------ chunks

@@ -290,6 +290,17 @@ def parse_message_head(buf: object, start: int, end: int) -> tuple[int, int, int
     return MESSAGE_HEAD.unpack_from(buf, start)  # type: ignore[arg-type,return-value]
 
 
+def message_head_at(buf: object, offset: int, end: int) -> tuple[int, int, int, int]:
+    """``(channel_id, sequence, log_time, publish_time)`` of the Message record at ``offset``,
+    from its head alone (its payload may lie past ``end``); ``struct.error`` if none is there."""
+    if offset < 0 or offset + PREFIX.size + MESSAGE_HEAD.size > end:
+        raise struct.error(f"no room for a Message head at byte {offset}")
+    opcode, length = PREFIX.unpack_from(buf, offset)  # type: ignore[arg-type]
+    if opcode != Opcode.MESSAGE or length < MESSAGE_HEAD.size:
+        raise struct.error(f"no Message record at byte {offset}")
+    return MESSAGE_HEAD.unpack_from(buf, offset + PREFIX.size)  # type: ignore[arg-type,return-value]
+
+
 def parse_summary_offset(buf: object, start: int, end: int) -> tuple[int, int, int]:
     """``(group opcode, group start, group length)`` of a SummaryOffset record body."""
     if start + SUMMARY_OFFSET_BODY.size > end:
