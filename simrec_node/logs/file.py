@@ -421,7 +421,8 @@ class LogFile:
         no further: what a seek's first message needs. Not checked against the chunk's CRC, which
         covers all its records (the caller checks the message against the index, and a reader
         going on reads the whole chunk, checked); None when the message indexes cannot tell where
-        the record ends."""
+        the record ends, or when it ends in the second half of a compressed chunk (decompressing
+        all of it in one call, checked, costs no more than decompressing most of it in pieces)."""
         index = self._chunk_index().get(head.offset)
         if index is None or not index.message_index_offsets:
             return None
@@ -435,6 +436,8 @@ class LogFile:
         except PARSE_ERRORS:
             return None
         head = self._header(head)
+        if 2 * end > head.uncompressed_size and head.compression:
+            return None  # most of the chunk: decompressing it whole (and checking it) costs no more
         if not head.compression:
             if head.data_start + end > min(head.data_end, self.size):
                 return None

@@ -102,9 +102,10 @@ def _zstd(data: bytes | memoryview, size: int, limit: int | None = None) -> byte
     # No size in the frame: zstd would allocate the chunk's stated size up front, and that word
     # may be damage. Read it in pieces instead, never more than is there (plus one to tell).
     want = size + 1 if limit is None else min(limit, size)
+    step = 1 << 20 if limit is None else 1 << 23  # a limit comes from an index: fewer, larger reads
     pieces, have = [], 0
     with decompressor.stream_reader(data) as reader:
-        while have < want and (piece := reader.read(min(1 << 20, want - have))):
+        while have < want and (piece := reader.read(min(step, want - have))):
             pieces.append(piece)
             have += len(piece)
     return b"".join(pieces)
