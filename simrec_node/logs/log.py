@@ -374,11 +374,7 @@ class _ChunkReader:
                 pending.append((piece, None))
                 continue
             local, lo, hi = self._window
-            start = (
-                self._file.first_record(piece, local, lo, hi)
-                if lo > piece.start_time or hi < piece.end_time
-                else 0
-            )
+            start = self._file.first_record(piece, local, lo, hi)
             if start is None:
                 continue  # its message indexes say it holds nothing in the window
             chunk = _Chunk(self._file, piece, start)
