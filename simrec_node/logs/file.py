@@ -368,28 +368,36 @@ class LogFile:
             raise Damage(head.offset, "the file ends inside the chunk (did it shrink?)")
         return decompress(head, data)
 
+    def _entries(
+        self, head: ChunkHeader, channels: Iterable[int] | None = None
+    ) -> dict[int, np.ndarray] | None:
+        """The ``(log_time, offset)`` entries of the chunk's message indexes of ``channels`` (all
+        when None) that it has; None when it has no message indexes or one is unreadable."""
+        index = self._chunk_index().get(head.offset)
+        if index is None or not index.message_index_offsets:
+            return None
+        offsets = index.message_index_offsets
+        try:
+            return {
+                cid: parse_message_index(self.buf, offsets[cid], self.size, cid)
+                for cid in (offsets if channels is None else channels)
+                if cid in offsets
+            }
+        except PARSE_ERRORS:
+            return None
+
     def first_record(self, head: ChunkHeader, channels: Iterable[int], lo: int, hi: int) -> int | None:
         """Where in the chunk's records the first message of ``channels`` within ``[lo, hi]``
         starts, from the chunk's message indexes: None when they say it holds none (the chunk
         need not be read), 0 (read it all) when they cannot tell."""
-        index = self._chunk_index().get(head.offset)
-        if index is None:
+        entries = self._entries(head, channels)
+        if entries is None:
             return 0
-        first: int | None = None
-        try:
-            for cid in channels:
-                at = index.message_index_offsets.get(cid)
-                if at is None:
-                    continue
-                pairs = parse_message_index(self.buf, at, self.size, cid)
-                inside = pairs[(pairs[:, 0] >= lo) & (pairs[:, 0] <= hi), 1]
-                if inside.size:
-                    first = int(inside.min()) if first is None else min(first, int(inside.min()))
-        except PARSE_ERRORS:
-            return 0
-        if first is None:
-            return None if index.message_index_offsets else 0
-        return 0 if first >= head.uncompressed_size else first
+        inside = [pairs[(pairs[:, 0] >= lo) & (pairs[:, 0] <= hi), 1] for pairs in entries.values()]
+        firsts = [int(offsets.min()) for offsets in inside if offsets.size]
+        if not firsts:
+            return None
+        return 0 if min(firsts) >= head.uncompressed_size else min(firsts)
 
     def newest_records(
         self, head: ChunkHeader, channels: Iterable[int], lo: int, hi: int
@@ -397,22 +405,15 @@ class LogFile:
         """Where in the chunk's records the newest message of each of ``channels`` within
         ``[lo, hi]`` starts, from its message indexes (empty: it holds none); None when they
         cannot tell (then the whole chunk is looked through)."""
-        index = self._chunk_index().get(head.offset)
-        if index is None or not index.message_index_offsets:
+        entries = self._entries(head, channels)
+        if entries is None:
             return None
         out = []
-        try:
-            for cid in channels:
-                at = index.message_index_offsets.get(cid)
-                if at is None:
-                    continue
-                pairs = parse_message_index(self.buf, at, self.size, cid)
-                inside = pairs[(pairs[:, 0] >= lo) & (pairs[:, 0] <= hi)]
-                if inside.size:
-                    newest = np.lexsort((inside[:, 1], inside[:, 0]))[-1]  # latest time, then offset
-                    out.append(int(inside[newest, 1]))
-        except PARSE_ERRORS:
-            return None
+        for pairs in entries.values():
+            inside = pairs[(pairs[:, 0] >= lo) & (pairs[:, 0] <= hi)]
+            if inside.size:
+                newest = np.lexsort((inside[:, 1], inside[:, 0]))[-1]  # latest time, then offset
+                out.append(int(inside[newest, 1]))
         return out
 
     def record_at(self, head: ChunkHeader, offset: int) -> tuple[bytes | memoryview, int] | None:
@@ -423,18 +424,11 @@ class LogFile:
         going on reads the whole chunk, checked); None when the message indexes cannot tell where
         the record ends, or when it ends in the second half of a compressed chunk (decompressing
         all of it in one call, checked, costs no more than decompressing most of it in pieces)."""
-        index = self._chunk_index().get(head.offset)
-        if index is None or not index.message_index_offsets:
+        entries = self._entries(head)
+        if entries is None:
             return None
-        end = head.uncompressed_size
-        try:
-            for cid, at in index.message_index_offsets.items():
-                later = parse_message_index(self.buf, at, self.size, cid)[:, 1]
-                later = later[later > offset]
-                if later.size:
-                    end = min(end, int(later.min()))
-        except PARSE_ERRORS:
-            return None
+        later = [pairs[pairs[:, 1] > offset, 1] for pairs in entries.values()]
+        end = min([head.uncompressed_size] + [int(offsets.min()) for offsets in later if offsets.size])
         head = self._header(head)
         if 2 * end > head.uncompressed_size and head.compression:
             return None  # most of the chunk: decompressing it whole (and checking it) costs no more
@@ -451,20 +445,10 @@ class LogFile:
     def in_time_order(self, head: ChunkHeader, channels: Iterable[int]) -> bool:
         """Whether the chunk's messages on ``channels`` are stored in log-time order, from its
         message indexes (False when they cannot tell: then a reader sorts)."""
-        index = self._chunk_index().get(head.offset)
-        if index is None:
+        entries = self._entries(head, channels)
+        if not entries:
             return False
-        try:
-            pairs = [
-                parse_message_index(self.buf, index.message_index_offsets[cid], self.size, cid)
-                for cid in channels
-                if cid in index.message_index_offsets
-            ]
-        except PARSE_ERRORS:
-            return False
-        if not pairs:
-            return False
-        both = np.concatenate(pairs)
+        both = np.concatenate(list(entries.values()))
         times = both[np.argsort(both[:, 1], kind="stable"), 0]
         return bool(np.all(times[1:] >= times[:-1]))
 
