@@ -1,6 +1,12 @@
 """`simrec play`: timing fidelity onto the graph, and seek latency of `play --serve`. Run:
 
     python benchmarks/bench_play.py [--reps 3] [--seconds 3] [--seek-mb 300] [--seeks 40]
+    python benchmarks/bench_play.py --seek-only --log /tmp/camera.mcap --baseline /tmp/simrec-main
+
+``--log`` keeps the seek log (written once when it is missing). ``--baseline DIR`` names another
+checkout of simrec (``git worktree add /tmp/simrec-main main``): its ``play --serve`` and this
+tree's serve the same log in turn, ``--reps`` rounds of ``--seeks`` seeks each, so the before and
+after figures come from one run.
 
 1. Timing fidelity: a 1 kHz topic played at rate 1.0 by `simrec play` (a subprocess), received
    by a subscriber here; the median absolute deviation of received inter-message spacing from
@@ -38,11 +44,11 @@ INTEROP = REPO / "tests" / "interop"
 T0 = 1_700_000_000_000_000_000
 
 
-def env(domain: str) -> dict:
+def env(domain: str, code: Path = REPO) -> dict:
     return {
         **os.environ,
         "SIMREC_DOMAIN": domain,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -142,7 +148,9 @@ def write_camera_log(path: Path, megabytes: int) -> tuple[int, int]:
     return T0, T0 + (count - 1) * 33_333_333 + 1
 
 
-def seek_latencies(log: Path, start: int, end: int, seeks: int) -> list[float]:
+def seek_latencies(log: Path, start: int, end: int, seeks: int, code: Path = REPO) -> list[float]:
+    """``seeks`` random seeks of a real @foxglove/ws-protocol client against ``play --serve`` of
+    ``log`` run from the simrec checkout ``code``: ms from request to the first message."""
     domain = "b" + uuid.uuid4().hex[:10]
     proc = subprocess.Popen(
         simrec(
@@ -155,7 +163,7 @@ def seek_latencies(log: Path, start: int, end: int, seeks: int) -> list[float]:
             "-q",
             "--disable-keyboard-controls",
         ),
-        env=env(domain),
+        env=env(domain, code),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -182,6 +190,27 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
+def camera_log(path: Path | None, tmp: str, megabytes: int) -> tuple[Path, int, int]:
+    """The seek log and its first and last log time: ``path`` as it is when it exists (written
+    by `write_camera_log` once), else a new one in ``tmp``."""
+    cam = path or Path(tmp) / "camera.mcap"
+    if path is None or not path.exists():
+        write_camera_log(cam, megabytes)
+    from simrec_node.logs import Log
+
+    with Log(cam) as log:
+        first, last = log.files[0].time_range()
+    assert first is not None and last is not None
+    return cam, first, last
+
+
+def seek_report(name: str, latencies: list[float]) -> str:
+    return (
+        f"  {name:<10} median {statistics.median(latencies):6.1f} ms, p95 {p95(latencies):6.1f} ms, "
+        f"max {max(latencies):6.1f} ms ({len(latencies)} seeks)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
@@ -190,29 +219,40 @@ def main() -> None:
         "--seek-mb", type=int, default=1100, help="size of the seek log (the issue asks >= 1 GB)"
     )
     parser.add_argument("--seeks", type=int, default=40)
+    parser.add_argument("--seek-only", action="store_true", help="skip the timing-fidelity runs")
+    parser.add_argument("--log", type=Path, help="the seek log: reused if it exists, else written there")
+    parser.add_argument("--baseline", type=Path, help="another simrec checkout to compare seeks with")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "khz.mcap"
-        count = write_khz_log(log, args.seconds)
-        play, naive = [], []
-        for _ in range(args.reps):  # alternate, so noise hits both alike
-            play.append(play_run(log, count))
-            naive.append(sleep_loop_run(count))
-        print(f"timing fidelity, 1 kHz topic, {count} msgs, median of {args.reps}:")
-        print(f"  simrec play      MAD from 1 ms spacing: {statistics.median(play):.3f} ms  (runs {play})")
-        print(f"  time.sleep loop  MAD from 1 ms spacing: {statistics.median(naive):.3f} ms  (runs {naive})")
-        cam = Path(tmp) / "camera.mcap"
-        start, end = write_camera_log(cam, args.seek_mb)
+        if not args.seek_only:
+            log = Path(tmp) / "khz.mcap"
+            count = write_khz_log(log, args.seconds)
+            play, naive = [], []
+            for _ in range(args.reps):  # alternate, so noise hits both alike
+                play.append(play_run(log, count))
+                naive.append(sleep_loop_run(count))
+            print(f"timing fidelity, 1 kHz topic, {count} msgs, median of {args.reps}:")
+            print(
+                f"  simrec play      MAD from 1 ms spacing: {statistics.median(play):.3f} ms  (runs {play})"
+            )
+            print(
+                f"  time.sleep loop  MAD from 1 ms spacing: {statistics.median(naive):.3f} ms  (runs {naive})"
+            )
+        cam, start, end = camera_log(args.log, tmp, args.seek_mb)
         size_mb = cam.stat().st_size / 1e6
-        latencies = seek_latencies(cam, start, end, args.seeks)
-        print(
-            f"seek latency, play --serve, {size_mb:.0f} MB log of 1 MiB frames, "
-            f"{len(latencies)} random seeks:"
-        )
-        print(
-            f"  median {statistics.median(latencies):.1f} ms, p95 {p95(latencies):.1f} ms, "
-            f"max {max(latencies):.1f} ms"
-        )
+        trees = {"this tree": REPO}
+        if args.baseline is not None:
+            trees = {"baseline": args.baseline.resolve(), **trees}
+        found: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(args.reps if args.baseline is not None else 1):  # in turn: noise hits both
+            for name, code in trees.items():
+                found[name] += seek_latencies(cam, start, end, args.seeks, code)
+        print(f"seek latency, play --serve, {size_mb:.0f} MB log of 1 MiB frames, random seeks:")
+        for name, latencies in found.items():
+            print(seek_report(name, latencies))
+        if args.baseline is not None:
+            ratio = p95(found["this tree"]) / p95(found["baseline"])
+            print(f"p95 this tree / baseline: {ratio:.2f}x (goal <= 1x)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simrec_node.info import LogSpec, describe
+from simrec_node.info import LogSpec, LogSummary, describe
 from simrec_node.logs import Channel, Log, Message
 
 from .decoders import Decoder, decoder_for
@@ -51,20 +51,30 @@ class LogReader:
     def __init__(self, log: LogSpec) -> None:
         self._log = Log(log)
         try:
-            logset = describe(self._log)
+            logset = describe(self._log, detail=False)  # a seek needs no more than this
         except BaseException:
             self._log.close()
             raise
         self.path = Path(logset.name)
         self.files: list[Path] = list(logset.files)
-        self.summary = logset.summary
+        self._brief = logset.summary
+        self._summary: LogSummary | None = None
         self.topics: dict[str, TopicInfo] = {
-            t.topic: TopicInfo(t.type_name, t.count) for t in self.summary.topics if t.type_name
+            t.topic: TopicInfo(t.type_name, t.count) for t in self._brief.topics if t.type_name
         }
-        self.start_ns: int = self.summary.start_ns or 0
-        self.end_ns: int = self.summary.end_ns or 0
+        self.start_ns: int = self._brief.start_ns or 0
+        self.end_ns: int = self._brief.end_ns or 0
         self.problems: list[str] = []
         self.undecodable: dict[str, str] = {}  # topic -> why its messages cannot be decoded
+
+    @property
+    def summary(self) -> LogSummary:
+        """The log's summary as ``simrec info`` gives it, sim-time spans and episode statistics
+        included (read on first use: they take reads of the data section, which opening a log
+        for a seek does not)."""
+        if self._summary is None:
+            self._summary = describe(self._log).summary
+        return self._summary
 
     def __enter__(self) -> LogReader:
         return self

@@ -33,10 +33,16 @@ class LogSet:
     is_set: bool
 
 
-def describe(log: Log) -> LogSet:
-    """Summarize an opened log: each file as `summarize_file` does, and all of them as one."""
-    summaries = [summarize_file(file) for file in log.files]
-    episodes = episode_summary(read_episodes(log))
+def describe(log: Log, *, detail: bool = True) -> LogSet:
+    """Summarize an opened log: each file as `summarize_file` does, and all of them as one.
+
+    ``detail=False`` gives only what the summary sections of indexed files say (topics, types,
+    counts, the time range), leaving out what takes reads of their data sections: per-topic
+    first and last times and sim-time spans (message indexes and heads), recorder metadata, and
+    episode statistics (the ``/episodes`` chunks). That is what a reader needs to open a log for
+    a seek."""
+    summaries = [summarize_file(file, detail=detail) for file in log.files]
+    episodes = episode_summary(read_episodes(log)) if detail else None
     files = [file.path for file in log.files]
     if not log.is_set:
         summary = replace(summaries[0], episodes=episodes)

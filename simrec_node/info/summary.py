@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import os
 
-from simrec_node.errors import SimrecError
-from simrec_node.logs import Channel, Log, LogFile
+from simrec_node.logs import Log, LogFile
 from simrec_node.mcap import metadata as names
 from simrec_node.msgs import Episode
 
@@ -19,12 +18,12 @@ from .model import LogSummary, TopicSummary
 from .scan import scan
 
 
-def summarize_file(file: LogFile) -> LogSummary:
+def summarize_file(file: LogFile, *, detail: bool = True) -> LogSummary:
     """The summary of one file of a log, without episode statistics (a split log computes
-    those over the episodes of all its files together)."""
+    those over the episodes of all its files together); ``detail=False`` gives of an indexed
+    file what its summary section alone says (see `read_indexed`)."""
     if file.indexed:
-        facts = read_indexed(file)
-        _fill_publish_times(file, facts)
+        facts = read_indexed(file, detail=detail)
     else:
         facts, skipped = scan(file)
         layout = file.layout()
@@ -37,30 +36,6 @@ def summarize_file(file: LogFile) -> LogSummary:
         facts.warnings.append(f"{file.summary_problem}; {where}")
         facts.warnings += skipped
     return build_summary(os.fspath(file.path), file.size, facts)
-
-
-def _fill_publish_times(file: LogFile, facts: LogFacts) -> None:
-    """Each channel's first and last publish_time, read from the chunks that hold its first and
-    last message (at most two chunks a channel), so that `info` can give rates over sim time."""
-    try:
-        with Log(file.path) as log:
-            for cid, ch in facts.channels.items():
-                channel = log.channels.get(cid)
-                if channel is None or ch.count < 2 or ch.first_time_ns is None or ch.last_time_ns is None:
-                    continue
-                ch.first_publish_ns = _publish_time_at(log, channel, ch.first_time_ns)
-                ch.last_publish_ns = _publish_time_at(log, channel, ch.last_time_ns)
-    except (SimrecError, OSError) as exc:  # the counts stand; only the sim-time rates are missing
-        facts.warnings.append(f"sim-time rates unavailable: {exc}")
-
-
-def _publish_time_at(log: Log, channel: Channel, log_time: int) -> int | None:
-    messages = log.messages([channel], log_time, log_time)
-    try:
-        first = next(messages, None)
-    finally:
-        messages.close()
-    return None if first is None else first.publish_time
 
 
 def read_episodes(log: Log) -> list[Episode]:

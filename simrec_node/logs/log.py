@@ -8,8 +8,14 @@ file that opened; only a path that is not a readable MCAP file raises ``LogFileE
 
 Messages come in log-time order: files in playing order (files whose time ranges overlap are
 merged), chunks by start time (overlapping chunks merged), and within a chunk by log time.
-A chunk is decompressed only when its time range meets the window asked for; several are
-decompressed ahead on a thread pool (zstd and lz4 release the GIL) where cores allow.
+A chunk is decompressed only when its time range meets the window asked for (and, in an
+indexed file, its message indexes list a wanted message in it). The first chunk of a read is
+decompressed in the reader's thread; once the reader asks for a second message the next ones
+are decompressed ahead on a thread pool (zstd and lz4 release the GIL) where cores allow. So a
+seek (one message at a time) costs one chunk, or less: its first message is decompressed from
+the start of its chunk up to where the message indexes say it ends, and checked against them
+(channel, time, framing); the chunk's CRC covers the whole chunk, so it is checked when the
+reader goes on and the whole chunk is read (a mismatch is then said in ``skipped``).
 """
 
 from __future__ import annotations
@@ -24,9 +30,20 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
-from simrec_node.mcap.records import MESSAGE_HEAD, PREFIX, ChunkHeader, Damage, Opcode, opcode_name
+from simrec_node.mcap.records import (
+    MESSAGE_HEAD,
+    PARSE_ERRORS,
+    PREFIX,
+    ChunkHeader,
+    Damage,
+    Opcode,
+    opcode_name,
+    record_span,
+)
 
-from .file import LogFile, Loose
+from .file import LogFile, Loose, Piece
+from .file import piece_end as _end
+from .file import piece_start as _start
 from .files import LogSpec, as_list, play_order, resolve
 from .model import Channel, Message
 
@@ -148,58 +165,79 @@ class Log:
         base: int,
         total: int,
     ) -> Iterator[Message]:
-        layout = file.layout()
         label = self._label(file)
-        for damage in layout.breaks:
+        breaks, repeats = file.damage()
+        for damage in breaks:
             self.skipped.append(label + damage.describe(file.size))
-        for offset, first in layout.repeats:
+        for offset, first in repeats:
             self.skipped.append(
                 f"{label}the chunk at byte {offset} repeats the one at byte {first}; read once"
             )
         if not local:
             return
         holds = file.chunk_channels()
-        pieces = [
+        pieces = (
             p
-            for p in layout.pieces
-            if _meets(p, lo, hi)
-            and (
-                holds is None or isinstance(p, Loose) or not holds.get(p.offset, set(local)).isdisjoint(local)
-            )
-        ]
-        pieces.sort(key=_start)
-        for group in _chunk_groups(file, pieces):
-            batch: list[Message] = []
-            for piece, result in group:
-                if result is None:  # a loose message
-                    batch.extend(_messages(file.loose_record(piece), local, lo, hi)[0])
-                    continue
-                try:
-                    records = result.result()
-                except Damage as exc:
-                    self.skipped.append(
-                        f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
-                        "its messages were skipped"
-                    )
-                    continue
-                start = file.first_record(piece, local, lo) if lo > piece.start_time else 0
-                broken: list[str] = []
-                stream = _iter_messages(records, local, lo, hi, start, broken)
-                if len(group) == 1 and file.in_time_order(piece, local):
-                    yield from stream  # lazily: a reader that wants one message decodes one
-                else:
-                    batch.extend(stream)
-                for what in broken:
-                    self.skipped.append(
-                        f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
-                        "the rest of it was skipped"
-                    )
-                if progress is not None:
-                    progress(base + piece.data_end, total)
-            times = [m.log_time for m in batch]
-            if any(a > b for a, b in itertools.pairwise(times)):
-                batch.sort(key=lambda m: m.log_time)
-            yield from batch
+            for p in file.window(lo, hi)
+            if holds is None
+            or isinstance(p, Loose)
+            or not holds.get(p.offset, local.keys()).isdisjoint(local)
+        )
+        chunks = _ChunkReader(file, pieces, local, lo, hi)
+        try:
+            for group in chunks:
+                batch: list[Message] = []
+                for piece, result in group:
+                    if result is None:  # a loose message
+                        batch.extend(_messages(file.loose_record(piece), local, lo, hi)[0])
+                        continue
+                    lazy = len(group) == 1 and file.in_time_order(piece, local)
+                    start = result.start
+                    if lazy and not result.begun:
+                        # A seek: its first message from the chunk's records up to it alone; a
+                        # reader that comes back for more has the whole chunk read (and checked)
+                        # and the next ones read ahead.
+                        first = _first_message(file, piece, start, local, lo, hi)
+                        if first is not None:
+                            message, start = first
+                            yield message
+                            chunks.read_ahead()
+                    try:
+                        records = result.result()
+                    except Damage as exc:
+                        self.skipped.append(
+                            f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
+                            "its messages were skipped"
+                        )
+                        continue
+                    broken: list[str] = []
+                    stream = _iter_messages(records, local, lo, hi, start, broken)
+                    if lazy:
+                        # Lazily: a reader that wants one message decodes one, and only one that
+                        # comes back for more has the next chunks read ahead.
+                        first = next(stream, None)
+                        if first is not None:
+                            yield first
+                            chunks.read_ahead()
+                        yield from stream
+                    else:
+                        batch.extend(stream)
+                    for what in broken:
+                        self.skipped.append(
+                            f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
+                            "the rest of it was skipped"
+                        )
+                    if progress is not None:
+                        progress(base + piece.data_end, total)
+                times = [m.log_time for m in batch]
+                if any(a > b for a, b in itertools.pairwise(times)):
+                    batch.sort(key=lambda m: m.log_time)
+                if batch:
+                    yield batch[0]
+                    chunks.read_ahead()
+                    yield from itertools.islice(batch, 1, None)
+        finally:
+            chunks.close()
 
     # ------------------------------------------------------------------ look-back
 
@@ -212,7 +250,7 @@ class Log:
         for i, file in enumerate(self.files):
             local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
             if local:
-                candidates += [(p, file, local) for p in file.layout().pieces if _meets(p, floor, time_ns)]
+                candidates += [(p, file, local) for p in file.window(floor, time_ns)]
         candidates.sort(key=lambda c: _end(c[0]), reverse=True)
         for piece, file, local in candidates:
             if len(found) == len(wanted) and min(m.log_time for m in found.values()) >= _end(piece):
@@ -220,28 +258,22 @@ class Log:
             if isinstance(piece, Loose):
                 messages = _messages(file.loose_record(piece), local, floor, time_ns)[0]
             else:
+                newest = file.newest_records(piece, local, floor, time_ns)
+                if newest == []:
+                    continue  # its message indexes say it holds none of them in the window
                 try:
                     records = file.records(piece)
                 except Damage:
                     continue  # a read pass says where; a look-back just finds less
-                messages = _messages(records, local, floor, time_ns)[0]
+                if newest is None:
+                    messages = _messages(records, local, floor, time_ns)[0]
+                else:  # only the records the indexes point at
+                    messages = [m for at in newest for m in _message_at(records, at, local, floor, time_ns)]
             for message in messages:
                 known = found.get(message.channel)
                 if known is None or message.log_time >= known.log_time:
                     found[message.channel] = message
         return found
-
-
-def _start(piece: ChunkHeader | Loose) -> int:
-    return piece.log_time if isinstance(piece, Loose) else piece.start_time
-
-
-def _end(piece: ChunkHeader | Loose) -> int:
-    return piece.log_time if isinstance(piece, Loose) else piece.end_time
-
-
-def _meets(piece: ChunkHeader | Loose, lo: int, hi: int) -> bool:
-    return _end(piece) >= lo and _start(piece) <= hi
 
 
 def _overlapping(parts: list[tuple]) -> list[list[tuple]]:
@@ -273,68 +305,137 @@ def _pool() -> ThreadPoolExecutor:
         return _shared_pool
 
 
-class _Done:
-    """A finished result in place of a future: a chunk read in the calling thread."""
+class _Chunk:
+    """A chunk's records to come, and where in them reading starts (``start``, from its message
+    indexes): read in the calling thread when asked for, unless ``begin`` has handed the reading
+    to the pool first."""
 
-    __slots__ = ("_fn", "_piece")
+    __slots__ = ("_file", "_future", "_piece", "_taken", "start")
 
-    def __init__(self, fn: Callable, piece: ChunkHeader) -> None:
-        self._fn, self._piece = fn, piece
+    def __init__(self, file: LogFile, piece: ChunkHeader, start: int) -> None:
+        self._file, self._piece, self.start = file, piece, start
+        self._future: Future | None = None
+        self._taken = False
 
-    def result(self) -> object:
-        return self._fn(self._piece)
+    def begin(self, pool: ThreadPoolExecutor) -> None:
+        if self._future is None and not self._taken:
+            self._future = pool.submit(self._file.records, self._piece)
 
-    def cancel(self) -> bool:
-        return True
+    def result(self) -> bytes | memoryview:
+        self._taken = True
+        if self._future is None:  # read here, once: through the map
+            return self._file.records(self._piece, through_map=True)
+        return self._future.result()
 
-    def done(self) -> bool:
-        return True
+    @property
+    def begun(self) -> bool:
+        """Whether its records are read or being read."""
+        return self._taken or self._future is not None
+
+    def running(self) -> Future | None:
+        """The pool's read of it if one has started and cannot be called off."""
+        future = self._future
+        return None if future is None or future.cancel() else future
 
 
-def _chunk_groups(
-    file: LogFile, pieces: list[ChunkHeader | Loose]
-) -> Iterator[list[tuple[ChunkHeader | Loose, Future | _Done | None]]]:
-    """Pieces sorted by start time, grouped where their time ranges overlap, each chunk's records
-    decompressed ahead on the shared thread pool (at most ``_AHEAD`` chunks in flight); a read of
-    one chunk stays in the calling thread."""
-    if not pieces:
-        return
-    chunks = sum(1 for p in pieces if not isinstance(p, Loose))
-    pool = _pool() if chunks > 1 and _AHEAD > 0 else None
-    pending: deque[tuple[ChunkHeader | Loose, Future | _Done | None]] = deque()
-    it = iter(pieces)
+class _ChunkReader:
+    """Pieces sorted by start time, in groups where their time ranges overlap, each chunk's
+    records read (decompressed, checked) when its group comes. The first chunks are read in the
+    calling thread; once the reader asks past the first (``read_ahead``), the next ones are read
+    ahead on the shared thread pool (at most ``_AHEAD`` in flight, zstd and lz4 release the GIL).
+    So a seek that takes one message reads one chunk, and a long read keeps the cores busy."""
 
-    def submit() -> None:
-        piece = next(it, None)
-        if piece is None:
-            return
-        if isinstance(piece, Loose):
-            pending.append((piece, None))
-        elif pool is None:
-            pending.append((piece, _Done(file.records, piece)))
-        else:
-            pending.append((piece, pool.submit(file.records, piece)))
+    def __init__(
+        self, file: LogFile, pieces: Iterable[Piece], local: dict[int, Channel], lo: int, hi: int
+    ) -> None:
+        self._file = file
+        self._pieces = iter(pieces)
+        self._window = (local, lo, hi)
+        self._pending: deque[tuple[Piece, _Chunk | None]] = deque()
+        self._group: list[tuple[Piece, _Chunk | None]] = []
+        self._pool: ThreadPoolExecutor | None = None
 
-    try:
-        for _ in range(_AHEAD + 1):
-            submit()
-        group: list = []
+    def read_ahead(self) -> None:
+        """From now on, read the next chunks ahead of the reader."""
+        if self._pool is None and _AHEAD > 0:
+            self._pool = _pool()
+            for _, chunk in itertools.chain(self._group, self._pending):
+                if chunk is not None:
+                    chunk.begin(self._pool)
+            self._fill()
+
+    def _fill(self) -> None:
+        pending, pool = self._pending, self._pool
+        while len(pending) <= (0 if pool is None else _AHEAD):
+            piece = next(self._pieces, None)
+            if piece is None:
+                return
+            if isinstance(piece, Loose):
+                pending.append((piece, None))
+                continue
+            local, lo, hi = self._window
+            start = self._file.first_record(piece, local, lo, hi)
+            if start is None:
+                continue  # its message indexes say it holds nothing in the window
+            chunk = _Chunk(self._file, piece, start)
+            if pool is not None:
+                chunk.begin(pool)
+            pending.append((piece, chunk))
+
+    def __iter__(self) -> Iterator[list[tuple[Piece, _Chunk | None]]]:
+        pending = self._pending
+        self._fill()
         group_end = -1
         while pending:
-            piece, future = pending.popleft()
-            submit()
-            if group and _start(piece) > group_end:
-                yield group
-                group = []
-            group.append((piece, future))
+            piece = pending[0][0]  # left in place while its group is read: close() sees it
+            if self._group and _start(piece) > group_end:
+                yield self._group
+                self._group, group_end = [], -1
+                continue
+            self._group.append(pending.popleft())
+            self._fill()
             group_end = max(group_end, _end(piece))
-        if group:
-            yield group
-    finally:
-        # A reader that stops early: drop what has not started, wait for what has (it reads the
-        # file's map, which the caller may close next).
-        running = [f for _, f in pending if isinstance(f, Future) and not f.cancel()]
-        wait(running)
+        if self._group:
+            yield self._group
+
+    def close(self) -> None:
+        """A reader that stops early: call off what has not started, wait for what has (it reads
+        the file, which the caller may close next)."""
+        chunks = [c for _, c in itertools.chain(self._group, self._pending) if c is not None]
+        self._pending.clear()
+        self._group = []
+        wait([f for f in (c.running() for c in chunks) if f is not None])
+
+
+def _first_message(
+    file: LogFile, piece: ChunkHeader, start: int, local: dict[int, Channel], lo: int, hi: int
+) -> tuple[Message, int] | None:
+    """The message at record position ``start`` of the chunk, from its records up to it alone,
+    and where the next record starts; None when that cannot be done (then the chunk is read)."""
+    try:
+        found = file.record_at(piece, start)
+    except Damage:
+        return None
+    if found is None:
+        return None
+    records, base = found
+    at = start - base
+    messages = _message_at(records, at, local, lo, hi)
+    if len(messages) != 1:
+        return None
+    return messages[0], start + PREFIX.size + len(messages[0].data) + MESSAGE_HEAD.size
+
+
+def _message_at(
+    records: bytes | memoryview, at: int, local: dict[int, Channel], lo: int, hi: int
+) -> list[Message]:
+    """The message of the Message record at position ``at`` of a chunk's records, if it is on
+    ``local``'s channels within ``[lo, hi]`` (an empty list if not, or if no whole record is there)."""
+    try:
+        end = record_span(records, at, len(records), _MESSAGE)[1]
+    except PARSE_ERRORS:
+        return []
+    return _messages(memoryview(records)[:end], local, lo, hi, at)[0]
 
 
 def _messages(

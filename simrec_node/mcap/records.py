@@ -57,9 +57,11 @@ CHUNK_HEAD = struct.Struct("<QQQII")  # start, end, uncompressed size, crc, comp
 CHUNK_INDEX_HEAD = struct.Struct("<QQQQ")  # start, end, chunk offset, chunk length
 STATISTICS_HEAD = struct.Struct("<QHIIIIQQ")
 MESSAGE_INDEX_HEAD = struct.Struct("<BQHI")  # opcode, length, channel id, entries' byte length
+SUMMARY_OFFSET_BODY = struct.Struct("<BQQ")  # group opcode, group start, group length
+DATA_END_BODY = struct.Struct("<I")  # data section CRC (0: none)
 U16, U32, U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _U16_U64 = struct.Struct("<HQ")
-_CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
+CHUNK_INDEX_TAIL = struct.Struct("<QQ")  # compressed size, uncompressed size
 # A chunk claiming more than this uncompressed is taken as damage (simrec writes 4 MiB chunks;
 # one message larger than 4 GiB is not a log this reads).
 MAX_CHUNK = 1 << 32
@@ -91,40 +93,43 @@ class Damage(Exception):
 _local = threading.local()
 
 
-def _zstd(data: bytes | memoryview, size: int) -> bytes:
+def _zstd(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
     decompressor = getattr(_local, "zstd", None)
     if decompressor is None:  # one per thread: zstandard's objects are not thread-safe
         decompressor = _local.zstd = zstandard.ZstdDecompressor()
-    if zstandard.frame_content_size(data) >= 0:  # zstd sizes its buffer from the frame
+    if limit is None and zstandard.frame_content_size(data) >= 0:  # zstd sizes its buffer from the frame
         return decompressor.decompress(data, max_output_size=size)
     # No size in the frame: zstd would allocate the chunk's stated size up front, and that word
     # may be damage. Read it in pieces instead, never more than is there (plus one to tell).
+    want = size + 1 if limit is None else min(limit, size)
+    step = 1 << 20 if limit is None else 1 << 23  # a limit comes from an index: fewer, larger reads
     pieces, have = [], 0
     with decompressor.stream_reader(data) as reader:
-        while have <= size and (piece := reader.read(min(1 << 20, size + 1 - have))):
+        while have < want and (piece := reader.read(min(step, want - have))):
             pieces.append(piece)
             have += len(piece)
     return b"".join(pieces)
 
 
-def _lz4(data: bytes | memoryview, size: int) -> bytes:
+def _lz4(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
     # Bounded by the chunk's stated size: a damaged frame header must not size the buffer.
     stated = lz4.frame.get_frame_info(data)["content_size"]
     if stated and stated != size:
         raise ValueError(f"the lz4 frame holds {stated} bytes where the chunk states {size}")
     decompressor = lz4.frame.LZ4FrameDecompressor()
-    out = decompressor.decompress(data, max_length=size)
-    if not decompressor.eof:
+    out = decompressor.decompress(data, max_length=size if limit is None else min(limit, size))
+    if limit is None and not decompressor.eof:
         raise ValueError(f"the lz4 frame holds more than the {size} bytes the chunk states")
     return out
 
 
-def _stored(data: bytes | memoryview, size: int) -> bytes | memoryview:
-    return data
+def _stored(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes | memoryview:
+    return data if limit is None else data[:limit]
 
 
-# compression name -> (compressed bytes, stated uncompressed size) -> records
-DECOMPRESSORS: dict[str, Callable[[bytes | memoryview, int], bytes | memoryview]] = {
+# compression name -> (compressed bytes, stated uncompressed size, [limit]) -> records (with a
+# limit: only the first ``limit`` bytes of them, decompressed no further)
+DECOMPRESSORS: dict[str, Callable[..., bytes | memoryview]] = {
     "": _stored,
     "zstd": _zstd,
     "lz4": _lz4,
@@ -218,6 +223,20 @@ def decompress(head: ChunkHeader, data: bytes | memoryview) -> bytes | memoryvie
     return out
 
 
+def decompress_prefix(head: ChunkHeader, data: bytes | memoryview, limit: int) -> bytes | memoryview:
+    """The first ``limit`` bytes of the chunk's records, decompressed no further: what a lookup of
+    one record near the start of a chunk needs. Unchecked (the CRC covers the whole records), so
+    the caller checks what it reads against the index that sent it there; Damage when the
+    compression is unknown or the data do not decompress."""
+    method = DECOMPRESSORS.get(head.compression)
+    if method is None:
+        raise Damage(head.offset, f"unsupported chunk compression {head.compression!r}")
+    try:
+        return method(data, min(head.uncompressed_size, MAX_CHUNK), limit)
+    except Exception as exc:  # zstd/lz4 raise their own error types for corrupt frames
+        raise Damage(head.offset, f"cannot decompress ({type(exc).__name__}: {exc})") from None
+
+
 def chunk_records(buf: object, head: ChunkHeader) -> bytes | memoryview:
     """The chunk's records from the mapped file, checked. Compressed data is read through a view
     of the map (the decompressor makes the only copy); stored records are copied out, so no view
@@ -251,6 +270,50 @@ def split_records(buf: bytes | memoryview, base: int = 0) -> list[tuple[int, int
 
 
 # ---------------------------------------------------------------- record bodies
+
+
+def record_span(buf: object, offset: int, end: int, opcode: int) -> tuple[int, int]:
+    """``(body_start, body_end)`` of the ``opcode`` record at ``offset``, an index's pointer
+    followed; ``struct.error`` when no such record lies there whole before ``end``."""
+    if offset < 0 or offset + PREFIX.size > end:
+        raise struct.error(f"no room for a record at byte {offset}")
+    found, length = PREFIX.unpack_from(buf, offset)  # type: ignore[arg-type]
+    body_end = offset + PREFIX.size + length
+    if found != opcode or body_end > end:
+        raise struct.error(f"no {opcode_name(opcode)} record at byte {offset}")
+    return offset + PREFIX.size, body_end
+
+
+def parse_message_head(buf: object, start: int, end: int) -> tuple[int, int, int, int]:
+    """``(channel_id, sequence, log_time, publish_time)`` of a Message record body."""
+    if end - start < MESSAGE_HEAD.size:
+        raise struct.error("Message record too short")
+    return MESSAGE_HEAD.unpack_from(buf, start)  # type: ignore[arg-type,return-value]
+
+
+def message_head_at(buf: object, offset: int, end: int) -> tuple[int, int, int, int]:
+    """``(channel_id, sequence, log_time, publish_time)`` of the Message record at ``offset``,
+    from its head alone (its payload may lie past ``end``); ``struct.error`` if none is there."""
+    if offset < 0 or offset + PREFIX.size + MESSAGE_HEAD.size > end:
+        raise struct.error(f"no room for a Message head at byte {offset}")
+    opcode, length = PREFIX.unpack_from(buf, offset)  # type: ignore[arg-type]
+    if opcode != Opcode.MESSAGE or length < MESSAGE_HEAD.size:
+        raise struct.error(f"no Message record at byte {offset}")
+    return MESSAGE_HEAD.unpack_from(buf, offset + PREFIX.size)  # type: ignore[arg-type,return-value]
+
+
+def parse_summary_offset(buf: object, start: int, end: int) -> tuple[int, int, int]:
+    """``(group opcode, group start, group length)`` of a SummaryOffset record body."""
+    if start + SUMMARY_OFFSET_BODY.size > end:
+        raise struct.error("SummaryOffset record too short")
+    return SUMMARY_OFFSET_BODY.unpack_from(buf, start)  # type: ignore[arg-type,return-value]
+
+
+def parse_data_end(buf: object, start: int, end: int) -> int:
+    """The data section CRC a DataEnd record body states (0: none)."""
+    if start + DATA_END_BODY.size > end:
+        raise struct.error("DataEnd record too short")
+    return DATA_END_BODY.unpack_from(buf, start)[0]  # type: ignore[arg-type,no-any-return]
 
 
 def read_string(buf: object, pos: int, end: int) -> tuple[str, int]:
@@ -371,9 +434,9 @@ def parse_chunk_index(buf: object, start: int, end: int) -> ChunkIndexRecord:
     offsets, pos = read_int_map(buf, start + CHUNK_INDEX_HEAD.size, end)
     (index_length,) = U64.unpack_from(buf, pos)  # type: ignore[arg-type]
     compression, pos = read_string(buf, pos + 8, end)
-    if pos + _CHUNK_INDEX_TAIL.size > end:
+    if pos + CHUNK_INDEX_TAIL.size > end:
         raise struct.error("ChunkIndex runs past its record")
-    compressed, uncompressed = _CHUNK_INDEX_TAIL.unpack_from(buf, pos)  # type: ignore[arg-type]
+    compressed, uncompressed = CHUNK_INDEX_TAIL.unpack_from(buf, pos)  # type: ignore[arg-type]
     return ChunkIndexRecord(
         start_t, end_t, offset, length, offsets, index_length, compression, compressed, uncompressed
     )

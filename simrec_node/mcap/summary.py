@@ -8,6 +8,7 @@ The statistics are what the writer claimed; nothing here sizes memory from them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .crc import crc32
@@ -29,6 +30,7 @@ from .records import (
     parse_metadata_index,
     parse_schema,
     parse_statistics,
+    valid_opcode,
 )
 from .source import Footer, read_footer
 
@@ -74,14 +76,7 @@ def read_summary(buf: object, size: int) -> Summary | None:
     if footer.summary_crc and crc32(checked) != footer.summary_crc:
         raise Damage(start, "summary CRC mismatch")
     summary = Summary(footer)
-    pos = start
-    while pos < stop:
-        if pos + PREFIX.size > stop:
-            raise Damage(pos, "a summary record is cut off")
-        opcode, length = PREFIX.unpack_from(buf, pos)  # type: ignore[arg-type]
-        body, end = pos + PREFIX.size, pos + PREFIX.size + length
-        if end > stop:
-            raise Damage(pos, "a summary record overruns the summary section")
+    for pos, opcode, body, end in summary_records(buf, start, stop):
         try:
             if opcode == Opcode.SCHEMA:
                 schema = parse_schema(buf, body, end)
@@ -100,5 +95,22 @@ def read_summary(buf: object, size: int) -> Summary | None:
                 summary.metadata_indexes.append(parse_metadata_index(buf, body, end))
         except PARSE_ERRORS as exc:
             raise Damage(pos, f"malformed {Opcode(opcode).name} record in the summary ({exc})") from None
-        pos = end
     return summary
+
+
+def summary_records(buf: object, start: int, stop: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(offset, opcode, body_start, body_end)`` of each record in ``buf[start:stop]`` (the
+    summary or summary offset section); Damage where one is cut off, overruns the section or has
+    an opcode that is none."""
+    pos = start
+    while pos < stop:
+        if pos + PREFIX.size > stop:
+            raise Damage(pos, "a summary record is cut off")
+        opcode, length = PREFIX.unpack_from(buf, pos)  # type: ignore[arg-type]
+        end = pos + PREFIX.size + length
+        if not valid_opcode(opcode):
+            raise Damage(pos, f"a summary record has an invalid opcode ({opcode_name(opcode)})")
+        if end > stop:
+            raise Damage(pos, f"a {opcode_name(opcode)} record overruns the summary section")
+        yield pos, opcode, pos + PREFIX.size, end
+        pos = end

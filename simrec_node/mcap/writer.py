@@ -22,13 +22,25 @@ import os
 import struct
 import sys
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import BinaryIO, NoReturn
 
 from .compression import ChunkCompressor, lz4_compressor, zstd_compressor
 from .crc import crc32
-from .records import MAGIC, MESSAGE_INDEX_HEAD, PREFIX, U16, U32, U64, Opcode
+from .records import (
+    CHUNK_INDEX_HEAD,
+    CHUNK_INDEX_TAIL,
+    MAGIC,
+    MESSAGE_INDEX_HEAD,
+    PREFIX,
+    STATISTICS_HEAD,
+    SUMMARY_OFFSET_BODY,
+    U16,
+    U32,
+    U64,
+    Opcode,
+)
 
 __all__ = ["MAGIC", "McapWriter"]
 
@@ -72,6 +84,23 @@ def _u16_u64_map(values: dict[int, int]) -> bytes:
     """MCAP Map<uint16, uint64> (ChunkIndex offsets, Statistics counts)."""
     body = b"".join(_U16_U64.pack(k, v) for k, v in values.items())
     return U32.pack(len(body)) + body
+
+
+def _message_indexes(index: Iterable[tuple[int, list[int]]], pos: int) -> tuple[bytes, dict[int, int]]:
+    """The MessageIndex records of a chunk (channel id -> flat ``[log_time, offset, ...]``) to be
+    written at file offset ``pos``, and where each channel's record starts."""
+    offsets: dict[int, int] = {}
+    parts: list[bytes] = []
+    for channel_id, entries in index:
+        arr = array("Q", entries)
+        if not _LITTLE_ENDIAN_HOST:
+            arr.byteswap()
+        body = arr.tobytes()
+        offsets[channel_id] = pos
+        pos += MESSAGE_INDEX_HEAD.size + len(body)
+        parts.append(MESSAGE_INDEX_HEAD.pack(Opcode.MESSAGE_INDEX, 6 + len(body), channel_id, len(body)))
+        parts.append(body)
+    return b"".join(parts), offsets
 
 
 def _write_after_close(channel_id: int, sequence: int, log_time: int, publish_time: int, data: bytes) -> None:
@@ -345,43 +374,25 @@ class McapWriter:
                 raise ValueError(f"channel {channel_id}: index must be [log_time, offset, ...] pairs")
         self._make_room()
         chunk_start = self._pos
-        pos = chunk_start + size
-        offsets: dict[int, int] = {}
-        parts: list[bytes] = []
-        for channel_id, entries in index.items():
-            arr = array("Q", entries)
-            if not _LITTLE_ENDIAN_HOST:
-                arr.byteswap()
-            body = arr.tobytes()
-            parts.append(MESSAGE_INDEX_HEAD.pack(Opcode.MESSAGE_INDEX, 6 + len(body), channel_id, len(body)))
-            parts.append(body)
-            offsets[channel_id] = pos
-            pos += len(body) + MESSAGE_INDEX_HEAD.size
+        parts, offsets = _message_indexes(index.items(), chunk_start + size)
         try:
             self._write(record)
-            self._write(b"".join(parts))
+            self._write(parts)
         except OSError:
             self._rewind(chunk_start)
             raise
-        for channel_id, entries in index.items():
-            self._channel_counts[channel_id] = self._channel_counts.get(channel_id, 0) + len(entries) // 2
-            self._message_count += len(entries) // 2
-        self._chunk_indexes.append(
-            _record(
-                Opcode.CHUNK_INDEX,
-                struct.pack("<QQQQ", start, end, chunk_start, size)
-                + _u16_u64_map(offsets)
-                + U64.pack(pos - chunk_start - size)
-                + comp
-                + struct.pack("<QQ", payload_size, uncompressed_size),
-            )
+        self._chunk_written(
+            index.items(),
+            start,
+            end,
+            chunk_start,
+            size,
+            offsets,
+            len(parts),
+            comp,
+            payload_size,
+            uncompressed_size,
         )
-        self._chunk_count += 1
-        self._compressed_total += payload_size
-        self._uncompressed_total += uncompressed_size
-        if self._message_start is None or start < self._message_start:
-            self._message_start = start
-        self._message_end = max(self._message_end, end)
 
     def flush(self) -> None:
         """Close the open chunk and flush the file, so every message so far is on disk in a full chunk."""
@@ -552,19 +563,7 @@ class McapWriter:
         chunk_start = self._pos
         chunk_len = 9 + 8 + 8 + 8 + 4 + len(comp) + 8 + payload_size
         index_start = chunk_start + chunk_len
-        offsets: dict[int, int] = {}
-        parts: list[bytes] = []
-        pos = index_start
-        for channel_id, entries in index_blobs:
-            arr = array("Q", entries)
-            if not _LITTLE_ENDIAN_HOST:
-                arr.byteswap()
-            body = arr.tobytes()
-            head = MESSAGE_INDEX_HEAD.pack(Opcode.MESSAGE_INDEX, 6 + len(body), channel_id, len(body))
-            offsets[channel_id] = pos
-            pos += len(head) + len(body)
-            parts.append(head)
-            parts.append(body)
+        parts, offsets = _message_indexes(index_blobs, index_start)
         try:
             self._write(
                 _CHUNK_HEAD.pack(Opcode.CHUNK, chunk_len - 9, start, end, uncompressed_size, crc) + comp
@@ -572,40 +571,64 @@ class McapWriter:
             self._write(U64.pack(payload_size))
             for segment in payload:
                 self._write(segment)
-            self._write(b"".join(parts))
+            self._write(parts)
         except OSError:
             self._rewind(chunk_start)  # the chunk stays open; see discard_open_chunk()
             raise
-        index_len = self._pos - index_start
-        n_messages = 0
-        counts = self._channel_counts
-        for channel_id, entries in index_blobs:
-            k = len(entries) // 2
-            n_messages += k
-            counts[channel_id] = counts.get(channel_id, 0) + k
+        self._chunk_written(
+            index_blobs,
+            start,
+            end,
+            chunk_start,
+            chunk_len,
+            offsets,
+            len(parts),
+            comp,
+            payload_size,
+            uncompressed_size,
+        )
+        for _, entries in index_blobs:
             entries.clear()
+        buf.clear()
+        self._pieces.clear()
+        self._pieces_size[0] = 0
 
+    def _chunk_written(
+        self,
+        index: Iterable[tuple[int, list[int]]],
+        start: int,
+        end: int,
+        chunk_start: int,
+        chunk_len: int,
+        offsets: dict[int, int],
+        index_len: int,
+        comp: bytes,
+        payload_size: int,
+        uncompressed_size: int,
+    ) -> None:
+        """Count a chunk just written (with its MessageIndex records) and remember its ChunkIndex."""
+        counts = self._channel_counts
+        for channel_id, entries in index:
+            k = len(entries) // 2
+            self._message_count += k
+            counts[channel_id] = counts.get(channel_id, 0) + k
         self._chunk_indexes.append(
             _record(
                 Opcode.CHUNK_INDEX,
-                struct.pack("<QQQQ", start, end, chunk_start, chunk_len)
+                CHUNK_INDEX_HEAD.pack(start, end, chunk_start, chunk_len)
                 + _u16_u64_map(offsets)
                 + U64.pack(index_len)
                 + comp
-                + struct.pack("<QQ", payload_size, uncompressed_size),
+                + CHUNK_INDEX_TAIL.pack(payload_size, uncompressed_size),
             )
         )
         self._chunk_count += 1
         self._compressed_total += payload_size
         self._uncompressed_total += uncompressed_size
-        self._message_count += n_messages
         if self._message_start is None or start < self._message_start:
             self._message_start = start
         if end > self._message_end:
             self._message_end = end
-        buf.clear()
-        self._pieces.clear()
-        self._pieces_size[0] = 0
 
     def _write_summary(self) -> None:
         """Summary section + SummaryOffset records + Footer (with summary CRC) + closing magic."""
@@ -622,14 +645,13 @@ class McapWriter:
             offsets.extend(
                 _record(
                     Opcode.SUMMARY_OFFSET,
-                    struct.pack("<BQQ", opcode, start, summary_start + len(summary) - start),
+                    SUMMARY_OFFSET_BODY.pack(opcode, start, summary_start + len(summary) - start),
                 )
             )
 
         statistics = _record(
             Opcode.STATISTICS,
-            struct.pack(
-                "<QHIIIIQQ",
+            STATISTICS_HEAD.pack(
                 self._message_count,
                 len(self._schema_records),
                 len(self._channel_records),

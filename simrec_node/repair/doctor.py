@@ -9,7 +9,6 @@ against the counted messages, and every schema/channel reference.
 from __future__ import annotations
 
 import os
-import struct
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,19 +21,25 @@ from simrec_node.mcap.records import (
     PREFIX,
     U16,
     ChannelRecord,
+    Damage,
     Opcode,
     SchemaRecord,
     opcode_name,
     parse_channel,
     parse_chunk_index,
+    parse_data_end,
+    parse_message_head,
     parse_message_index,
     parse_metadata,
     parse_metadata_index,
     parse_schema,
     parse_statistics,
+    parse_summary_offset,
+    record_span,
     valid_opcode,
 )
 from simrec_node.mcap.source import Footer, mapped, read_footer
+from simrec_node.mcap.summary import summary_records
 from simrec_node.mcap.walk import DataWalk
 
 from .errors import RepairError
@@ -130,7 +135,9 @@ class _Checker:
 
     def run(self) -> None:
         buf, size = self.buf, self.size
-        if size < len(MAGIC) + PREFIX.size or PREFIX.unpack_from(buf, len(MAGIC))[0] != Opcode.HEADER:
+        try:
+            record_span(buf, len(MAGIC), size, Opcode.HEADER)
+        except PARSE_ERRORS:
             self.problem(f"no Header record at byte {len(MAGIC)}")
         footer = read_footer(buf, size)
         if footer is None:
@@ -185,15 +192,17 @@ class _Checker:
         if walk.stopped_at is None:
             if not walk.breaks:
                 self.problem(f"no DataEnd record before the summary (byte {data_end})")
-        elif PREFIX.unpack_from(self.buf, walk.stopped_at)[0] != Opcode.DATA_END:
-            self.problem(f"a Footer record at byte {walk.stopped_at}, inside the data section")
         else:
             self._data_end(walk.stopped_at, walk.position, data_end)
 
     def _data_end(self, offset: int, end: int, data_end: int) -> None:
+        try:
+            crc = parse_data_end(self.buf, *record_span(self.buf, offset, end, Opcode.DATA_END))
+        except PARSE_ERRORS:
+            self.problem(f"a Footer record at byte {offset}, inside the data section")
+            return
         if end != data_end:
             self.problem(f"DataEnd at byte {offset} is followed by {data_end - end} unexpected byte(s)")
-        (crc,) = struct.unpack_from("<I", self.buf, offset + PREFIX.size)
         if crc and crc32(self.buf[:offset]) != crc:
             self.problem("data section CRC (in DataEnd) does not match the data section")
 
@@ -267,9 +276,7 @@ class _Checker:
                 name, _ = parse_metadata(buf, start, end)
                 self.metadata[offset] = (name, end - offset)
             elif opcode == Opcode.MESSAGE:
-                if end - start < MESSAGE_HEAD.size:
-                    raise struct.error("too short")
-                cid, _, log_time, _ = MESSAGE_HEAD.unpack_from(buf, start)
+                cid, _, log_time, _ = parse_message_head(buf, start, end)
                 self.counts[cid] += 1
                 self.message_channels.add(cid)
                 self._times(log_time, log_time)
@@ -344,27 +351,23 @@ class _Checker:
 
     def _summary_records(self, start: int, stop: int, what: str) -> list[tuple[int, int, int, int]]:
         out = []
-        pos = start
-        while pos < stop:
-            if pos + PREFIX.size > stop:
-                self.problem(f"{what}: truncated record at byte {pos}")
-                break
-            opcode, length = PREFIX.unpack_from(self.buf, pos)
-            end = pos + PREFIX.size + length
-            if not valid_opcode(opcode) or end > stop:
-                self.problem(f"{what}: malformed record at byte {pos} ({opcode_name(opcode)})")
-                break
-            if opcode in (
-                Opcode.CHUNK,
-                Opcode.MESSAGE,
-                Opcode.MESSAGE_INDEX,
-                Opcode.DATA_END,
-                Opcode.FOOTER,
-                Opcode.HEADER,
-            ):
-                self.problem(f"{what}: a {opcode_name(opcode)} record at byte {pos} does not belong there")
-            out.append((pos, opcode, pos + PREFIX.size, end))
-            pos = end
+        try:
+            for record in summary_records(self.buf, start, stop):
+                pos, opcode = record[0], record[1]
+                if opcode in (
+                    Opcode.CHUNK,
+                    Opcode.MESSAGE,
+                    Opcode.MESSAGE_INDEX,
+                    Opcode.DATA_END,
+                    Opcode.FOOTER,
+                    Opcode.HEADER,
+                ):
+                    self.problem(
+                        f"{what}: a {opcode_name(opcode)} record at byte {pos} does not belong there"
+                    )
+                out.append(record)
+        except Damage as exc:
+            self.problem(f"{what}: {exc.reason} at byte {exc.offset}")
         return out
 
     def _summary_definition(self, table: dict, parse, offset: int, s: int, e: int, what: str) -> None:
@@ -468,13 +471,17 @@ class _Checker:
     def _summary_offsets(self, footer: Footer, records: list[tuple[int, int, int, int]]) -> None:
         starts = {offset: opcode for offset, opcode, _, _ in records}
         ends = {end for _, _, _, end in records} | {footer.summary_start}
-        for offset, opcode, s, _ in self._summary_records(
+        for offset, opcode, s, e in self._summary_records(
             footer.summary_offset_start, footer.offset, "summary offset section"
         ):
             if opcode != Opcode.SUMMARY_OFFSET:
                 self.problem(f"summary offset section: a {opcode_name(opcode)} record at byte {offset}")
                 continue
-            group, start, length = struct.unpack_from("<BQQ", self.buf, s)
+            try:
+                group, start, length = parse_summary_offset(self.buf, s, e)
+            except PARSE_ERRORS as exc:
+                self.problem(f"SummaryOffset at byte {offset}: malformed ({exc})")
+                continue
             if length == 0:
                 continue  # an empty group (mcap's writer lists groups it has nothing for)
             name = opcode_name(group)

@@ -12,6 +12,8 @@ under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import secrets
 import time
@@ -33,10 +35,9 @@ from simrec_node.mcap.records import (
     SchemaRecord,
     opcode_name,
     parse_channel,
-    parse_chunk_header,
+    parse_header,
     parse_metadata,
     parse_schema,
-    read_string,
 )
 from simrec_node.mcap.source import mapped, read_footer, same_file
 from simrec_node.mcap.walk import Break, DataWalk, Item
@@ -178,25 +179,16 @@ def _peek(buf: object, size: int) -> tuple[str, str, str]:
     """Header profile/library and the compression of the first compressed chunk, by framing alone
     (no decompression). Writers store incompressible chunks raw, so the first chunk may say none."""
     profile, library, compression = "", "simrec", ""
-    pos = len(MAGIC)
-    for _ in range(_PEEK_RECORDS):
-        if pos + PREFIX.size > size:
+    walk = DataWalk(buf, len(MAGIC), size, verify=False)
+    for item in itertools.islice(walk, _PEEK_RECORDS):
+        if walk.breaks:
+            break  # damage here is the main walk's to report
+        if item.opcode == Opcode.HEADER:
+            with contextlib.suppress(*PARSE_ERRORS):
+                profile, library = parse_header(buf, item.body_start, item.body_end)
+        elif item.chunk is not None and item.chunk.compression:
+            compression = item.chunk.compression
             break
-        opcode, length = PREFIX.unpack_from(buf, pos)
-        end = pos + PREFIX.size + length
-        if end > size:
-            break
-        try:
-            if opcode == Opcode.HEADER:
-                profile, at = read_string(buf, pos + PREFIX.size, end)
-                library, _ = read_string(buf, at, end)
-            elif opcode == Opcode.CHUNK:
-                compression = parse_chunk_header(buf, pos, size).compression
-                if compression:
-                    break
-        except Exception:  # damage here is the walk's to report
-            break
-        pos = end
     return profile, library or "simrec", compression if compression in ("zstd", "lz4") else "none"
 
 
