@@ -1,4 +1,10 @@
-"""Read the selected topics of a log into per-topic column tables (one pass, streaming)."""
+"""Read the selected topics of a log into per-topic column tables (one pass, streaming).
+
+The log is read a chunk at a time as columns (``LogReader.iter_batches``): a tensor topic's
+messages of a chunk are decoded together, other types one message at a time from the chunk.
+Rows are in record order per chunk; ``TopicTable.finish`` sorts them by log time (stable),
+which is the order ``iter_decoded`` gives.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from simrec_node.logs import Batch
 from simrec_node.msgs import decode_tensor, decode_tensors
 
 from .columns import Column
+from .decoders import Decoder
 from .fields import Kind, flatten
 from .reader import LogReader
 
 TENSOR_TYPE = "simrec.Tensor"
+_UNSET = object()
 
 
 class TopicTable:
@@ -49,7 +58,9 @@ class TopicTable:
                 column = columns[key] = Column(key, kinds.get(key), value, self.capacity, self.allow_object)
             column.append(row, value)
 
-    def set_rows(self, log_time: list[int], publish_time: list[int], columns: dict[str, np.ndarray]) -> None:
+    def set_rows(
+        self, log_time: np.ndarray, publish_time: np.ndarray, columns: dict[str, np.ndarray]
+    ) -> None:
         """All rows at once, decoded in bulk (the table must be empty)."""
         self.log_time, self.publish_time = log_time, publish_time
         self.bulk = columns
@@ -86,48 +97,60 @@ class TopicTable:
 
 
 class _TensorRows:
-    """A ``simrec.Tensor`` topic's payloads, kept packed (no message object per row) and decoded
-    in bulk at the end when they share one layout (`decode_tensors`); else one by one."""
+    """A ``simrec.Tensor`` topic's rows, decoded a chunk at a time in bulk (`decode_tensors`: one
+    check of the bytes around the data, one copy of the data) where a chunk's payloads share one
+    layout, else one message at a time. Rows of every chunk become one column when they all have
+    one dtype and shape; else they go through the table one by one (ragged: as the per-message
+    path would give them)."""
 
     def __init__(self) -> None:
-        self.payloads = bytearray()
-        self.lengths: list[int] = []
-        self.log_time: list[int] = []
-        self.publish_time: list[int] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | list[np.ndarray | None]]] = []
 
-    def add(self, log_time: int, publish_time: int, data: Any) -> None:
-        self.payloads += data
-        self.lengths.append(len(data))
-        self.log_time.append(log_time)
-        self.publish_time.append(publish_time)
+    def add(self, batch: Batch, which: np.ndarray) -> None:
+        log_time, publish_time = batch.log_time[which], batch.publish_time[which]
+        rows = batch.rows(which)
+        data = decode_tensors(rows) if rows is not None else None
+        if data is not None:
+            self.parts.append((log_time, publish_time, data))
+            return
+        decoded: list[np.ndarray | None] = []
+        for i in which:
+            try:
+                decoded.append(np.array(decode_tensor(batch.payload(i))))  # owned: the chunk goes
+            except ValueError:
+                decoded.append(None)
+        self.parts.append((log_time, publish_time, decoded))
 
     def into(self, table: TopicTable, failed: dict[str, int]) -> int:
         """Fill ``table``; the number of rows that did not decode (counted in ``failed``)."""
-        n = len(self.lengths)
-        if n and min(self.lengths) == max(self.lengths):
-            rows = np.frombuffer(self.payloads, dtype=np.uint8).reshape(n, self.lengths[0])
-            data = decode_tensors(rows)
-            if data is not None:
-                table.set_rows(self.log_time, self.publish_time, {"data": data})
+        arrays = [data for _, _, data in self.parts if isinstance(data, np.ndarray)]
+        if len(arrays) == len(self.parts) and arrays:
+            first = arrays[0]
+            if all(a.dtype == first.dtype and a.shape[1:] == first.shape[1:] for a in arrays):
+                data = first if len(arrays) == 1 else np.concatenate(arrays)
+                log_time = np.concatenate([t for t, _, _ in self.parts])
+                publish_time = np.concatenate([p for _, p, _ in self.parts])
+                table.set_rows(log_time, publish_time, {"data": data})
                 return 0
         bad = 0
-        at = 0
-        for log_time, publish_time, length in zip(
-            self.log_time, self.publish_time, self.lengths, strict=True
-        ):
-            payload = bytes(self.payloads[at : at + length])
-            at += length
-            try:
-                table.add(log_time, publish_time, decode_tensor(payload))
-            except ValueError:
-                bad += 1
+        for log_times, publish_times, data in self.parts:
+            values = (data[i, ...] for i in range(len(data))) if isinstance(data, np.ndarray) else data
+            for log_time, publish_time, value in zip(log_times, publish_times, values, strict=True):
+                if value is None:
+                    bad += 1
+                else:
+                    table.add(int(log_time), int(publish_time), value)
         if bad:
             failed[table.topic] = failed.get(table.topic, 0) + bad
         return bad
 
 
-def _times(values: list[int]) -> np.ndarray:
+def _times(values: list[int] | np.ndarray) -> np.ndarray:
     """Nanosecond times as int64, or uint64 where a log holds times past 2**63 (valid MCAP)."""
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.uint64 and len(values) and values.max() >= 1 << 63:
+            return values
+        return values.astype(np.int64)
     try:
         return np.array(values, dtype=np.int64)
     except OverflowError:
@@ -160,22 +183,43 @@ def collect(
     bulk = {t: _TensorRows() for t in names if reader.topics[t].type_name == TENSOR_TYPE}
     count = 0
     unflattened: dict[str, int] = {}
-    for topic, log_time, publish_time, message in reader.iter_decoded(
-        names, start, end, progress=progress, raw=bulk
-    ):
-        rows = bulk.get(topic)
-        if rows is not None:
-            rows.add(log_time, publish_time, message)
-            count += 1
-            continue
-        try:
-            tables[topic].add(log_time, publish_time, message)
-        except ValueError:
-            unflattened[topic] = unflattened.get(topic, 0) + 1
-            continue
-        count += 1
+    undecoded: dict[str, int] = {}
+    decoders: dict[int, Decoder | None] = {}
+    for batch in reader.iter_batches(names, start, end, progress=progress):
+        ids = np.unique(batch.channel)
+        for cid in ids.tolist():
+            which = np.flatnonzero(batch.channel == cid) if len(ids) > 1 else np.arange(len(batch))
+            channel = reader.channel(cid)
+            topic = channel.topic
+            rows = bulk.get(topic)
+            if rows is not None:
+                rows.add(batch, which)
+                count += len(which)
+                continue
+            decode = decoders.get(cid, _UNSET)
+            if decode is _UNSET:
+                decode = decoders[cid] = reader.decoder(channel)
+            if decode is None:
+                undecoded[topic] = undecoded.get(topic, 0) + len(which)
+                continue
+            table = tables[topic]
+            for i in which.tolist():
+                try:
+                    message = decode(batch.payload(i))
+                except Exception:  # a malformed payload is the file's problem, not a crash
+                    undecoded[topic] = undecoded.get(topic, 0) + 1
+                    continue
+                try:
+                    table.add(int(batch.log_time[i]), int(batch.publish_time[i]), message)
+                except ValueError:
+                    unflattened[topic] = unflattened.get(topic, 0) + 1
+                    continue
+                count += 1
     for topic, rows in bulk.items():
         count -= rows.into(tables[topic], unflattened)
+    reader.problems += [  # as ``iter_decoded`` says them (the CLI prints the reader's problems)
+        f"{n} message(s) on {topic} could not be decoded and were skipped" for topic, n in undecoded.items()
+    ]
     problems = list(reader.problems)
     problems += [
         f"{n} message(s) on {topic} do not fit their schema (is it damaged?) and were skipped"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simrec_node.info import LogSpec, describe
-from simrec_node.logs import Channel, Log, Message
+from simrec_node.logs import Batch, Channel, Log, Message
 
 from .decoders import Decoder, decoder_for
 from .errors import ConvertError
@@ -214,7 +214,7 @@ class LogReader:
                 continue
             decode = decoders.get(channel, _UNSET)
             if decode is _UNSET:
-                decode = decoders[channel] = self._decoder(channel)
+                decode = decoders[channel] = self.decoder(channel)
             if decode is None:
                 failed[channel.topic] = failed.get(channel.topic, 0) + 1
                 continue
@@ -227,7 +227,31 @@ class LogReader:
         for topic, count in failed.items():
             self.problems.append(f"{count} message(s) on {topic} could not be decoded and were skipped")
 
-    def _decoder(self, channel: Channel) -> Decoder | None:
+    def iter_batches(
+        self,
+        topics: Iterable[str] | str | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[Batch]:
+        """The undecoded messages of ``topics`` a chunk at a time as columns (``logs.Batch``:
+        record order within a chunk; a stable sort by log time gives ``iter_raw``'s order), for
+        readers that decode in bulk. ``channel(id)`` names a batch's channel ids."""
+        lo, hi = self.time_window(start, end)
+        wanted = set(self.resolve_topics(topics))
+        channels = [c for c in self._log.channels.values() if c.topic in wanted]
+        self.problems = []
+        try:
+            yield from self._log.batches(channels, lo, hi, progress=progress)
+        finally:
+            self.problems += self._log.skipped
+
+    def channel(self, channel_id: int) -> Channel:
+        """The log's channel with this id (a `Batch`'s ``channel`` values)."""
+        return self._log.channels[channel_id]
+
+    def decoder(self, channel: Channel) -> Decoder | None:
         """The channel's decoder; None (and a problem line) for a channel that cannot be decoded."""
         try:
             return decoder_for(
