@@ -2,6 +2,7 @@
 
 The log is read a chunk at a time as columns (``LogReader.iter_batches``): a tensor topic's
 messages of a chunk are decoded together, other types one message at a time from the chunk.
+Image topics are decoded to pixels on a thread pool (``pixels``), in the same pass.
 Rows are in record order per chunk; ``TopicTable.finish`` sorts them by log time (stable),
 which is the order ``iter_decoded`` gives.
 """
@@ -20,6 +21,7 @@ from simrec_node.msgs import decode_tensor, decode_tensors
 from .columns import Column
 from .decoders import Decoder
 from .fields import Kind, flatten
+from .pixels import FrameRows
 from .reader import LogReader
 
 TENSOR_TYPE = "simrec.Tensor"
@@ -175,12 +177,17 @@ def collect(
     allow_object: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Collection:
-    """Tables for ``topics`` (default: every non-image topic) between ``start`` and ``end`` s."""
+    """Tables for ``topics`` (default: every non-image topic) between ``start`` and ``end`` s;
+    an image topic's table holds its frames decoded to pixels (``data``, see ``pixels``)."""
     names = reader.resolve_topics(topics) if topics is not None else reader.numeric_topics
     tables = {
         t: TopicTable(t, reader.topics[t].type_name, reader.topics[t].count, allow_object) for t in names
     }
-    bulk = {t: _TensorRows() for t in names if reader.topics[t].type_name == TENSOR_TYPE}
+    bulk: dict[str, _TensorRows | FrameRows] = {
+        t: _TensorRows() for t in names if reader.topics[t].type_name == TENSOR_TYPE
+    }
+    frames = {t: FrameRows(tables[t]) for t in names if t in reader.image_topics}
+    bulk.update(frames)
     count = 0
     unflattened: dict[str, int] = {}
     undecoded: dict[str, int] = {}
@@ -216,7 +223,13 @@ def collect(
                     continue
                 count += 1
     for topic, rows in bulk.items():
-        count -= rows.into(tables[topic], unflattened)
+        if isinstance(rows, FrameRows):
+            bad = rows.finish()
+            if bad:
+                undecoded[topic] = undecoded.get(topic, 0) + bad
+            count -= bad
+        else:
+            count -= rows.into(tables[topic], unflattened)
     reader.problems += [  # as ``iter_decoded`` says them (the CLI prints the reader's problems)
         f"{n} message(s) on {topic} could not be decoded and were skipped" for topic, n in undecoded.items()
     ]

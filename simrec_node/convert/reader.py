@@ -264,7 +264,8 @@ class LogReader:
 
     def to_numpy(self, topic: str, **options: Any) -> dict[str, Any]:
         """One topic flattened into arrays, keyed by field path: the NPZ's keys without the topic,
-        ``episode_index`` included (windows here are on log time).
+        ``episode_index`` included (windows here are on log time). An image topic gives its
+        frames decoded to pixels as ``data`` (``[T, H, W(, C)]``, see ``convert.pixels``).
 
         ``options`` are those of ``simrec_node.convert.collect`` (start, end, allow_object).
         """

@@ -106,7 +106,13 @@ def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> t
         return None
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(records, dtype=np.uint8)
-    heads = data[offsets[:, None] + _HEAD_RANGE]  # [n, 31]: one gather for every header
+    steps = np.diff(offsets)
+    if len(steps) and steps[0] >= _HEAD and np.all(steps == steps[0]):  # records of one size
+        heads = np.lib.stride_tricks.as_strided(
+            data, shape=(len(offsets), _HEAD), strides=(int(steps[0]), 1), writeable=False
+        )
+    else:
+        heads = data[offsets[:, None] + _HEAD_RANGE]  # [n, 31]: one gather for every header
     length = heads[:, 1:9].copy().view("<u8")[:, 0]
     if np.any(heads[:, 0] != _MESSAGE) or np.any(length < MESSAGE_HEAD.size) or np.any(length > size):
         return None

@@ -44,6 +44,9 @@ from simrec_node.mcap.walk import Break, DataWalk
 from .errors import LogFileError
 
 
+_RECENT = 2  # decompressed chunks kept for the next read of the same chunk
+
+
 @dataclass(frozen=True, slots=True)
 class Loose:
     """A Message record outside any chunk."""
@@ -119,6 +122,10 @@ class LogFile:
         self._layout: Layout | None = None
         self._scan: Scan | None = None
         self._chunk_indexes: dict[int, ChunkIndexRecord] | None = None
+        # The last chunks read (offset -> records): `info`'s first/last publish times and a seek
+        # after a look-back read the same chunk again and again.
+        self._recent: dict[int, bytes | memoryview] = {}
+        self._recent_lock = threading.Lock()  # its own: records() runs under _lock in scan()
 
     @property
     def indexed(self) -> bool:
@@ -194,10 +201,18 @@ class LogFile:
         size = head.data_end - head.data_start
         if head.uncompressed_size > MAX_CHUNK:
             raise Damage(head.offset, f"a chunk that claims {head.uncompressed_size} bytes uncompressed")
+        recent = self._recent.get(head.offset)
+        if recent is not None:
+            return recent
         data = os.pread(self._fd, size, head.data_start)
         if len(data) != size:
             raise Damage(head.offset, "the file ends inside the chunk (did it shrink?)")
-        return decompress(head, data)
+        records = decompress(head, data)
+        with self._recent_lock:
+            if len(self._recent) >= _RECENT:
+                del self._recent[next(iter(self._recent))]
+            self._recent[head.offset] = records
+        return records
 
     def first_record(self, head: ChunkHeader, channels: Iterable[int], lo: int) -> int:
         """Where in the chunk's records the first message of ``channels`` at or after ``lo`` starts,
