@@ -43,7 +43,6 @@ from simrec_node.mcap.walk import Break, DataWalk
 
 from .errors import LogFileError
 
-
 _RECENT = 2  # decompressed chunks kept for the next read of the same chunk
 
 
