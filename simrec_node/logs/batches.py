@@ -140,7 +140,8 @@ def scan_batch(
     publish_times: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
-    known = len(channels)
+    wanted = np.flatnonzero(channels >= 0)
+    ours = dict(zip(wanted.tolist(), channels[wanted].tolist(), strict=True)).get
     pos, end = 0, len(records)
     while pos + 9 <= end:
         opcode, length = unpack_prefix(records, pos)
@@ -154,8 +155,9 @@ def scan_batch(
                 broken.append("a Message record is too short")
                 break
             cid, sequence, log_time, publish_time = unpack(records, body)
-            if cid < known and channels[cid] >= 0 and lo <= log_time <= hi:
-                cids.append(int(channels[cid]))
+            channel = ours(cid)
+            if channel is not None and lo <= log_time <= hi:
+                cids.append(channel)
                 sequences.append(sequence)
                 log_times.append(log_time)
                 publish_times.append(publish_time)
