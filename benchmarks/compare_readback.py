@@ -12,9 +12,6 @@ the order rotates every repetition. Prints a Markdown table of read-back medians
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,21 +21,6 @@ sys.path.insert(0, str(HERE))
 import compare  # noqa: E402  (this folder)
 
 RUNS = (("before", "simrec"), ("after", "simrec"), ("after", "rerun"), ("after", "savez"))
-
-
-def run_case(tree: Path, spec: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(tree.parent)])}
-    proc = subprocess.run(
-        [sys.executable, str(tree / "compare_case.py"), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1800,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(lines[-1])
 
 
 def main() -> None:
@@ -69,7 +51,7 @@ def main() -> None:
                         "dir": tmp,
                         "keep": False,
                     }
-                    result = run_case(trees[tree], spec)
+                    result = compare.run_case(spec, trees[tree])
                     if "read_s" in result:
                         reads.setdefault((workload, tree, case), []).append(result["read_s"])
                     note = result.get("error", result.get("read_s"))

@@ -14,6 +14,7 @@ say what broke.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,12 +129,37 @@ def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> t
     return cid, sequence, log_time, publish_time, offsets + _HEAD, end
 
 
+def message_records(
+    records: bytes | bytearray | memoryview, pos: int, broken: list[str]
+) -> Iterator[tuple[int, int]]:
+    """``(body start, record end)`` of each Message record in a chunk's ``records`` from record
+    position ``pos``, walking record by record (one ``unpack`` each); what broke the framing, if
+    something did, is added to ``broken`` and ends the walk (the records before it are kept)."""
+    unpack_prefix = PREFIX.unpack_from
+    end = len(records)
+    while pos + 9 <= end:
+        opcode, length = unpack_prefix(records, pos)
+        body = pos + 9
+        pos = body + length
+        if pos > end:
+            broken.append(f"a {opcode_name(opcode)} record overruns the chunk")
+            return
+        if opcode == _MESSAGE:
+            if length < MESSAGE_HEAD.size:
+                broken.append("a Message record is too short")
+                return
+            yield body, pos
+    if pos != end:
+        broken.append("a record is cut off at the end of the chunk")
+
+
 def scan_batch(
     records: bytes | bytearray | memoryview, channels: np.ndarray, lo: int, hi: int, broken: list[str]
 ) -> Batch:
-    """The record-by-record walk (one ``unpack`` per record): for chunks the index cannot
-    describe, and loose Message records."""
-    unpack_prefix, unpack = PREFIX.unpack_from, MESSAGE_HEAD.unpack_from
+    """The record-by-record walk (`message_records`): for chunks the index cannot describe, and
+    loose Message records."""
+    unpack = MESSAGE_HEAD.unpack_from
+    skip = MESSAGE_HEAD.size
     cids: list[int] = []
     sequences: list[int] = []
     log_times: list[int] = []
@@ -142,30 +168,16 @@ def scan_batch(
     ends: list[int] = []
     wanted = np.flatnonzero(channels >= 0)
     ours = dict(zip(wanted.tolist(), channels[wanted].tolist(), strict=True)).get
-    pos, end = 0, len(records)
-    while pos + 9 <= end:
-        opcode, length = unpack_prefix(records, pos)
-        body = pos + 9
-        pos = body + length
-        if pos > end:
-            broken.append(f"a {opcode_name(opcode)} record overruns the chunk")
-            break
-        if opcode == _MESSAGE:
-            if length < MESSAGE_HEAD.size:
-                broken.append("a Message record is too short")
-                break
-            cid, sequence, log_time, publish_time = unpack(records, body)
-            channel = ours(cid)
-            if channel is not None and lo <= log_time <= hi:
-                cids.append(channel)
-                sequences.append(sequence)
-                log_times.append(log_time)
-                publish_times.append(publish_time)
-                starts.append(body + MESSAGE_HEAD.size)
-                ends.append(pos)
-    else:
-        if pos != end:
-            broken.append("a record is cut off at the end of the chunk")
+    for body, stop in message_records(records, 0, broken):
+        cid, sequence, log_time, publish_time = unpack(records, body)
+        channel = ours(cid)
+        if channel is not None and lo <= log_time <= hi:
+            cids.append(channel)
+            sequences.append(sequence)
+            log_times.append(log_time)
+            publish_times.append(publish_time)
+            starts.append(body + skip)
+            ends.append(stop)
     if not cids:
         return Batch(records, _EMPTY_I, np.zeros(0, np.uint32), _EMPTY_U, _EMPTY_U, _EMPTY_I, _EMPTY_I)
     return Batch(

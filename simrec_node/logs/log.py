@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from simrec_node.mcap.records import MESSAGE_HEAD, PREFIX, ChunkHeader, Damage, Opcode, opcode_name
+from simrec_node.mcap.records import MESSAGE_HEAD, ChunkHeader, Damage, Opcode
 
-from .batches import Batch, chunk_batch, scan_batch
+from .batches import Batch, chunk_batch, message_records, scan_batch
 from .file import LogFile, Loose
 from .files import LogSpec, as_list, play_order, resolve
 from .model import Channel, Message
@@ -151,7 +151,6 @@ class Log:
         base: int,
         total: int,
     ) -> Iterator[Message]:
-        label = self._label(file)
         pieces = self._pieces(file, local, lo, hi)
         for group in _chunk_groups(file, pieces):
             batch: list[Message] = []
@@ -162,10 +161,7 @@ class Log:
                 try:
                     records = result.result()
                 except Damage as exc:
-                    self.skipped.append(
-                        f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
-                        "its messages were skipped"
-                    )
+                    self._skip_chunk(file, piece, exc)
                     continue
                 start = file.first_record(piece, local, lo) if lo > piece.start_time else 0
                 broken: list[str] = []
@@ -174,11 +170,7 @@ class Log:
                     yield from stream  # lazily: a reader that wants one message decodes one
                 else:
                     batch.extend(stream)
-                for what in broken:
-                    self.skipped.append(
-                        f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
-                        "the rest of it was skipped"
-                    )
+                self._skip_rest(file, piece, broken)
                 if progress is not None:
                     progress(base + piece.data_end, total)
             times = [m.log_time for m in batch]
@@ -212,6 +204,19 @@ class Log:
         ]
         pieces.sort(key=_start)
         return pieces
+
+    def _skip_chunk(self, file: LogFile, piece: ChunkHeader, exc: Damage) -> None:
+        self.skipped.append(
+            f"{self._label(file)}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
+            "its messages were skipped"
+        )
+
+    def _skip_rest(self, file: LogFile, piece: ChunkHeader, broken: list[str]) -> None:
+        for what in broken:
+            self.skipped.append(
+                f"{self._label(file)}chunk at byte {piece.offset} of {file.size}: {what}; "
+                "the rest of it was skipped"
+            )
 
     # ------------------------------------------------------------------ bulk reading
 
@@ -247,7 +252,6 @@ class Log:
         base: int,
         total: int,
     ) -> Iterator[Batch]:
-        label = self._label(file)
         pieces = self._pieces(file, local, lo, hi)
         ids = np.full(1 << 16, -1, dtype=np.int64)  # the file's channel id -> the log's
         for cid, channel in local.items():
@@ -262,17 +266,10 @@ class Log:
                     try:
                         records = result.result()
                     except Damage as exc:
-                        self.skipped.append(
-                            f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
-                            "its messages were skipped"
-                        )
+                        self._skip_chunk(file, piece, exc)
                         continue
                     batch = chunk_batch(records, file.message_index(piece), ids, lo, hi, broken)
-                    for what in broken:
-                        self.skipped.append(
-                            f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
-                            "the rest of it was skipped"
-                        )
+                    self._skip_rest(file, piece, broken)
                     if progress is not None:
                         progress(base + piece.data_end, total)
                 if len(batch):
@@ -430,24 +427,11 @@ def _iter_messages(
     channels within ``[lo, hi]``; what broke the framing, if something did, is added to
     ``broken`` (the messages before it are kept). One ``unpack`` per record, payloads as views."""
     view = memoryview(records)
-    unpack_prefix, unpack = PREFIX.unpack_from, MESSAGE_HEAD.unpack_from
+    unpack = MESSAGE_HEAD.unpack_from
     skip = MESSAGE_HEAD.size
     get = local.get
-    end = len(records)
-    while pos + 9 <= end:
-        opcode, length = unpack_prefix(records, pos)
-        body = pos + 9
-        pos = body + length
-        if pos > end:
-            broken.append(f"a {opcode_name(opcode)} record overruns the chunk")
-            return
-        if opcode == _MESSAGE:
-            if length < skip:
-                broken.append("a Message record is too short")
-                return
-            cid, sequence, log_time, publish_time = unpack(records, body)
-            channel = get(cid)
-            if channel is not None and lo <= log_time <= hi:
-                yield Message(channel, sequence, log_time, publish_time, view[body + skip : pos])
-    if pos != end:
-        broken.append("a record is cut off at the end of the chunk")
+    for body, stop in message_records(records, pos, broken):
+        cid, sequence, log_time, publish_time = unpack(records, body)
+        channel = get(cid)
+        if channel is not None and lo <= log_time <= hi:
+            yield Message(channel, sequence, log_time, publish_time, view[body + skip : stop])
