@@ -15,7 +15,7 @@ from simrec_node.convert import collect
 from simrec_node.convert.collect import TopicTable
 from simrec_node.logs import Log
 from simrec_node.mcap.records import ChunkHeader
-from simrec_node.msgs import decode_image, encode_compressed_image, encode_tensor
+from simrec_node.msgs import decode_image, encode_compressed_image, encode_state_batch, encode_tensor
 from tests.convert_logs import MS, T0, clocks, state_batches, tensors, write_log
 
 
@@ -53,10 +53,24 @@ def _odd_tensors(count: int):
     ]
 
 
+def _small_states(count: int):
+    """Small StateBatches whose step crosses a varint length (127 -> 128), with an extra tensor
+    in some (missing elsewhere: NaN-filled or skipped, as the per-message path does)."""
+    out = []
+    for i in range(count):
+        tensors = {"qpos": np.full((4, 2), i, np.float32), "done": np.arange(4) % 3 == i % 3}
+        if i % 7 == 3:
+            tensors["extra"] = np.ones(2, np.float64)
+        data = encode_state_batch(tensors, step=100 + i, sim_time=0.5 + i * 0.01, num_envs=4)
+        out.append(("/small", "simrec.StateBatch", T0 + 3 * MS + i * 2 * MS, data))
+    return out
+
+
 def _mixed_messages():
     state, _ = state_batches(40, 3)
     return (
         state
+        + _small_states(60)
         + clocks(30, period_ns=13 * MS)
         + tensors([(2,), (2,), (3,), (2,), (2, 1)] * 4)  # mixed lengths and shapes on /obs
         + _flood(600, 5)
@@ -118,6 +132,12 @@ def test_bulk_equals_per_message_for_every_kind_of_topic(mixed_log: Path, allow_
         odd = bulk.tables["/odd"].arrays()["data"]
         assert odd.dtype == np.dtype("<f4") and odd.shape == (12, 4, 3)
         np.testing.assert_array_equal(odd[5], (np.arange(24, dtype=np.float32).reshape(4, 6) + 5)[:, ::2])
+        small = bulk.tables["/small"].finish()
+        assert small[0]["step"].tolist() == list(range(100, 160)) and small[0]["tensors.qpos"].shape == (
+            60,
+            4,
+            2,
+        )
         frames = bulk.tables["/camera"].arrays()["data"]
         assert frames.shape == (10, 24, 32, 3) and frames.dtype == np.uint8
         mixed = bulk.tables["/camera/mixed"].finish()

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from simrec_node.logs import Batch
-from simrec_node.msgs import decode_tensor, decode_tensors
+from simrec_node.msgs import (
+    StateBatchView,
+    decode_state_batch,
+    decode_state_batches,
+    decode_tensor,
+    decode_tensors,
+)
 
 from .columns import Column
 from .decoders import Decoder
@@ -25,6 +31,8 @@ from .pixels import FrameRows
 from .reader import LogReader
 
 TENSOR_TYPE = "simrec.Tensor"
+STATE_TYPE = "simrec.StateBatch"
+BULK_STATE_BYTES = 64 << 10
 _UNSET = object()
 
 
@@ -98,45 +106,61 @@ class TopicTable:
         return self.finish()[0]
 
 
-class _TensorRows:
-    """A ``simrec.Tensor`` topic's rows, decoded a chunk at a time in bulk (`decode_tensors`: one
-    check of the bytes around the data, one copy of the data) where a chunk's payloads share one
-    layout, else one message at a time. Rows of every chunk become one column when they all have
-    one dtype and shape; else they go through the table one by one (ragged: as the per-message
-    path would give them)."""
+class _BulkRows:
+    """A topic's rows decoded a chunk at a time in bulk (one check of the bytes around the data,
+    one copy of the data per field) where a chunk's payloads share one layout, else one message
+    at a time. Rows of every chunk become the table's columns when they all have the same fields
+    with one dtype and shape each; else they go through the table one by one (ragged, missing
+    fields: as the per-message path gives them)."""
 
     def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | list[np.ndarray | None]]] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | list[Any]]] = []
+
+    def _bulk(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+        raise NotImplementedError
+
+    def _one(self, payload: memoryview) -> Any:
+        """One message decoded and owned (the chunk's buffer goes); ValueError if it does not."""
+        raise NotImplementedError
+
+    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
+        """Row ``i`` of bulk columns as the message the per-message path would have decoded."""
+        raise NotImplementedError
 
     def add(self, batch: Batch, which: np.ndarray) -> None:
         log_time, publish_time = batch.log_time[which], batch.publish_time[which]
         rows = batch.rows(which)
-        data = decode_tensors(rows) if rows is not None else None
-        if data is not None:
-            self.parts.append((log_time, publish_time, data))
+        columns = self._bulk(rows) if rows is not None else None
+        if columns is not None:
+            self.parts.append((log_time, publish_time, columns))
             return
-        decoded: list[np.ndarray | None] = []
+        decoded: list[Any] = []
         for i in which:
             try:
-                decoded.append(np.array(decode_tensor(batch.payload(i))))  # owned: the chunk goes
+                decoded.append(self._one(batch.payload(i)))
             except ValueError:
                 decoded.append(None)
         self.parts.append((log_time, publish_time, decoded))
 
     def into(self, table: TopicTable, failed: dict[str, int]) -> int:
         """Fill ``table``; the number of rows that did not decode (counted in ``failed``)."""
-        arrays = [data for _, _, data in self.parts if isinstance(data, np.ndarray)]
-        if len(arrays) == len(self.parts) and arrays:
-            first = arrays[0]
-            if all(a.dtype == first.dtype and a.shape[1:] == first.shape[1:] for a in arrays):
-                data = first if len(arrays) == 1 else np.concatenate(arrays)
+        blocks = [data for _, _, data in self.parts if isinstance(data, dict)]
+        if blocks and len(blocks) == len(self.parts):
+            first = blocks[0]
+            if all(
+                list(b) == list(first)
+                and all(b[k].dtype == first[k].dtype and b[k].shape[1:] == first[k].shape[1:] for k in b)
+                for b in blocks
+            ):
+                if len(blocks) > 1:
+                    first = {k: np.concatenate([b[k] for b in blocks]) for k in first}
                 log_time = np.concatenate([t for t, _, _ in self.parts])
                 publish_time = np.concatenate([p for _, p, _ in self.parts])
-                table.set_rows(log_time, publish_time, {"data": data})
+                table.set_rows(log_time, publish_time, first)
                 return 0
         bad = 0
         for log_times, publish_times, data in self.parts:
-            values = (data[i, ...] for i in range(len(data))) if isinstance(data, np.ndarray) else data
+            values = (self._row(data, i) for i in range(len(log_times))) if isinstance(data, dict) else data
             for log_time, publish_time, value in zip(log_times, publish_times, values, strict=True):
                 if value is None:
                     bad += 1
@@ -145,6 +169,51 @@ class _TensorRows:
         if bad:
             failed[table.topic] = failed.get(table.topic, 0) + bad
         return bad
+
+
+class _TensorRows(_BulkRows):
+    """A ``simrec.Tensor`` topic (`decode_tensors`): one ``data`` column."""
+
+    def _bulk(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+        data = decode_tensors(rows)
+        return None if data is None else {"data": data}
+
+    def _one(self, payload: memoryview) -> Any:
+        return np.array(decode_tensor(payload))
+
+    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
+        return columns["data"][i, ...]
+
+
+class _StateRows(_BulkRows):
+    """A ``simrec.StateBatch`` topic (`decode_state_batches`), in bulk for batches of up to
+    ``BULK_STATE_BYTES`` (bigger ones cost one copy each either way, and bulk would add one)."""
+
+    def _bulk(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+        if rows.shape[1] > BULK_STATE_BYTES:
+            return None
+        decoded = decode_state_batches(rows)
+        if decoded is None:
+            return None
+        scalars, tensors = decoded
+        return {**scalars, **{"tensors." + name: array for name, array in tensors.items()}}
+
+    def _one(self, payload: memoryview) -> Any:
+        try:
+            view = decode_state_batch(payload)
+        except Exception as exc:  # as the per-message decode: the file's problem, not a crash
+            raise ValueError(str(exc)) from None
+        return StateBatchView(
+            view.step, view.sim_time, view.num_envs, {k: np.array(v) for k, v in view.tensors.items()}
+        )
+
+    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
+        tensors = {
+            k.removeprefix("tensors."): v[i, ...] for k, v in columns.items() if k.startswith("tensors.")
+        }
+        return StateBatchView(
+            int(columns["step"][i]), float(columns["sim_time"][i]), int(columns["num_envs"][i]), tensors
+        )
 
 
 def _times(values: list[int] | np.ndarray) -> np.ndarray:
@@ -183,8 +252,9 @@ def collect(
     tables = {
         t: TopicTable(t, reader.topics[t].type_name, reader.topics[t].count, allow_object) for t in names
     }
-    bulk: dict[str, _TensorRows | FrameRows] = {
-        t: _TensorRows() for t in names if reader.topics[t].type_name == TENSOR_TYPE
+    kinds = {TENSOR_TYPE: _TensorRows, STATE_TYPE: _StateRows}
+    bulk: dict[str, _BulkRows | FrameRows] = {
+        t: kinds[reader.topics[t].type_name]() for t in names if reader.topics[t].type_name in kinds
     }
     frames = {t: FrameRows(tables[t]) for t in names if t in reader.image_topics}
     bulk.update(frames)
@@ -198,16 +268,16 @@ def collect(
             which = np.flatnonzero(batch.channel == cid) if len(ids) > 1 else np.arange(len(batch))
             channel = reader.channel(cid)
             topic = channel.topic
+            decode = decoders.get(cid, _UNSET)
+            if decode is _UNSET:
+                decode = decoders[cid] = reader.decoder(channel)
+            if decode is None:  # not protobuf: said once in the reader's problems
+                undecoded[topic] = undecoded.get(topic, 0) + len(which)
+                continue
             rows = bulk.get(topic)
             if rows is not None:
                 rows.add(batch, which)
                 count += len(which)
-                continue
-            decode = decoders.get(cid, _UNSET)
-            if decode is _UNSET:
-                decode = decoders[cid] = reader.decoder(channel)
-            if decode is None:
-                undecoded[topic] = undecoded.get(topic, 0) + len(which)
                 continue
             table = tables[topic]
             for i in which.tolist():
@@ -228,8 +298,8 @@ def collect(
             if bad:
                 undecoded[topic] = undecoded.get(topic, 0) + bad
             count -= bad
-        else:
-            count -= rows.into(tables[topic], unflattened)
+        else:  # a StateBatch that does not decode is said as the per-message decode says it
+            count -= rows.into(tables[topic], undecoded if isinstance(rows, _StateRows) else unflattened)
     reader.problems += [  # as ``iter_decoded`` says them (the CLI prints the reader's problems)
         f"{n} message(s) on {topic} could not be decoded and were skipped" for topic, n in undecoded.items()
     ]
