@@ -106,6 +106,16 @@ class TopicTable:
         return self.finish()[0]
 
 
+_MOST_LAYOUTS = 8  # payload lengths in one chunk's rows that are still decoded in bulk
+
+
+def _same_fields(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    """Whether two blocks of bulk columns have the same fields (in order), dtypes and row shapes."""
+    return list(a) == list(b) and all(
+        a[k].dtype == b[k].dtype and a[k].shape[1:] == b[k].shape[1:] for k in a
+    )
+
+
 class _BulkRows:
     """A topic's rows decoded a chunk at a time in bulk (one check of the bytes around the data,
     one copy of the data per field) where a chunk's payloads share one layout, else one message
@@ -129,8 +139,7 @@ class _BulkRows:
 
     def add(self, batch: Batch, which: np.ndarray) -> None:
         log_time, publish_time = batch.log_time[which], batch.publish_time[which]
-        rows = batch.rows(which)
-        columns = self._bulk(rows) if rows is not None else None
+        columns = self._bulk_by_length(batch, which)
         if columns is not None:
             self.parts.append((log_time, publish_time, columns))
             return
@@ -142,16 +151,39 @@ class _BulkRows:
                 decoded.append(None)
         self.parts.append((log_time, publish_time, decoded))
 
+    def _bulk_by_length(self, batch: Batch, which: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The chunk's rows decoded in bulk, one group per payload length (a step counter that
+        grows a varint byte changes the length), put back in record order; None unless every
+        group decodes to the same fields, dtypes and shapes."""
+        lengths = batch.end[which] - batch.start[which]
+        sizes = np.unique(lengths)
+        if len(sizes) == 1:
+            rows = batch.rows(which)
+            return self._bulk(rows) if rows is not None else None
+        if len(sizes) > _MOST_LAYOUTS:
+            return None
+        groups = []
+        for size in sizes:
+            at = np.flatnonzero(lengths == size)
+            rows = batch.rows(which[at])
+            columns = self._bulk(rows) if rows is not None else None
+            if columns is None or (groups and not _same_fields(columns, groups[0][1])):
+                return None
+            groups.append((at, columns))
+        out = {}
+        for key, first in groups[0][1].items():
+            column = np.empty((len(which), *first.shape[1:]), dtype=first.dtype)
+            for at, columns in groups:
+                column[at] = columns[key]
+            out[key] = column
+        return out
+
     def into(self, table: TopicTable, failed: dict[str, int]) -> int:
         """Fill ``table``; the number of rows that did not decode (counted in ``failed``)."""
         blocks = [data for _, _, data in self.parts if isinstance(data, dict)]
         if blocks and len(blocks) == len(self.parts):
             first = blocks[0]
-            if all(
-                list(b) == list(first)
-                and all(b[k].dtype == first[k].dtype and b[k].shape[1:] == first[k].shape[1:] for k in b)
-                for b in blocks
-            ):
+            if all(_same_fields(b, first) for b in blocks):
                 if len(blocks) > 1:
                     first = {k: np.concatenate([b[k] for b in blocks]) for k in first}
                 log_time = np.concatenate([t for t, _, _ in self.parts])
