@@ -120,13 +120,15 @@ def disk_mbs(directory: Path, mib: int) -> float:
 # ---------------------------------------------------------------- running
 
 
-def run_case(spec: dict) -> dict:
+def run_case(spec: dict, here: Path = HERE) -> dict:
+    """One case in a fresh process, through ``here``'s compare_case.py (``here``: the benchmarks
+    folder of this checkout, or of another one that compare_readback.py compares against)."""
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(here), str(here.parent), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.run(
-        [sys.executable, str(HERE / "compare_case.py"), json.dumps(spec)],
+        [sys.executable, str(here / "compare_case.py"), json.dumps(spec)],
         capture_output=True,
         text=True,
         env=env,

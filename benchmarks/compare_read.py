@@ -50,22 +50,16 @@ def _mcap_value(schema_name: str, data: bytes) -> object:
 
 
 def _read_simrec(path: Path) -> int:
-    """Numeric topics into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
-    converter use: tensor topics decoded in bulk), camera frames decoded one by one."""
+    """Every topic into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
+    converter use: tensor topics decoded a chunk at a time, camera frames decoded to pixels on
+    a thread pool)."""
     import simrec_node
     from simrec_node.convert import collect
 
     with simrec_node.open(path) as reader:
         topics = [t for t in reader.topics if not t.startswith("/simrec/")]  # the recorder's own stats
-        numeric = [t for t in topics if t in reader.numeric_topics]
-        images = [t for t in topics if t not in numeric]
-        rows = 0
-        if numeric:
-            tables = collect(reader, numeric).tables
-            rows += sum(len(table.arrays()["log_time"]) for table in tables.values())
-        if images:
-            rows += len([_simrec_value(message) for _, _, message in reader.iter(images)])
-    return rows
+        tables = collect(reader, topics).tables
+        return sum(len(table.arrays()["log_time"]) for table in tables.values())
 
 
 def _read_mcap(path: Path) -> int:

@@ -8,13 +8,26 @@ array when allowed, or is dropped with the reason kept for the summary.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from .fields import Kind
 
-_START_BYTES = 64 << 20  # the most a column allocates before it has seen its rows
+_START_BYTES = 64 << 20  # a column's first allocation when the summary's count cannot be taken
+
+
+def _most_bytes() -> int:
+    """What a column may reserve up front on the summary's word: a quarter of the machine's
+    memory (address space: numpy's pages are only touched as rows arrive)."""
+    try:
+        return max(_START_BYTES, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
+    except (OSError, ValueError, AttributeError):
+        return _START_BYTES
+
+
+_MOST_BYTES = _most_bytes()
 
 
 class Column:
@@ -49,9 +62,11 @@ class Column:
         elif isinstance(first, np.ndarray):
             self.mode = "array"
             self.row_shape, self.dtype = first.shape, first.dtype
-            # ``capacity`` is what the summary claims, unchecked: start at most _START_BYTES and
-            # let the buffer grow by doubling, so a lying count cannot size the allocation.
-            most = max(1, _START_BYTES // max(1, first.nbytes))
+            # ``capacity`` is what the summary claims, unchecked: reserve it when it fits in
+            # _MOST_BYTES (an honest count: every row lands in place, no regrowth copies), else
+            # start at _START_BYTES and grow by doubling, so a lying count cannot size it.
+            fits = max(capacity, 1) * first.nbytes <= _MOST_BYTES
+            most = max(1, (_MOST_BYTES if fits else _START_BYTES) // max(1, first.nbytes))
             self._buf = np.empty((min(max(capacity, 1), most), *first.shape), dtype=first.dtype)
         else:
             self.mode = "scalar"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simrec_node.info import LogSpec, LogSummary, describe
-from simrec_node.logs import Channel, Log, Message
+from simrec_node.logs import Batch, Channel, Log, Message
 
 from .decoders import Decoder, decoder_for
 from .errors import ConvertError
@@ -224,7 +224,7 @@ class LogReader:
                 continue
             decode = decoders.get(channel, _UNSET)
             if decode is _UNSET:
-                decode = decoders[channel] = self._decoder(channel)
+                decode = decoders[channel] = self.decoder(channel)
             if decode is None:
                 failed[channel.topic] = failed.get(channel.topic, 0) + 1
                 continue
@@ -237,7 +237,31 @@ class LogReader:
         for topic, count in failed.items():
             self.problems.append(f"{count} message(s) on {topic} could not be decoded and were skipped")
 
-    def _decoder(self, channel: Channel) -> Decoder | None:
+    def iter_batches(
+        self,
+        topics: Iterable[str] | str | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[Batch]:
+        """The undecoded messages of ``topics`` a chunk at a time as columns (``logs.Batch``:
+        record order within a chunk; a stable sort by log time gives ``iter_raw``'s order), for
+        readers that decode in bulk. ``channel(id)`` names a batch's channel ids."""
+        lo, hi = self.time_window(start, end)
+        wanted = set(self.resolve_topics(topics))
+        channels = [c for c in self._log.channels.values() if c.topic in wanted]
+        self.problems = []
+        try:
+            yield from self._log.batches(channels, lo, hi, progress=progress)
+        finally:
+            self.problems += self._log.skipped
+
+    def channel(self, channel_id: int) -> Channel:
+        """The log's channel with this id (a `Batch`'s ``channel`` values)."""
+        return self._log.channels[channel_id]
+
+    def decoder(self, channel: Channel) -> Decoder | None:
         """The channel's decoder; None (and a problem line) for a channel that cannot be decoded."""
         try:
             return decoder_for(
@@ -250,9 +274,10 @@ class LogReader:
 
     def to_numpy(self, topic: str, *, keys: str = "full", **options: Any) -> dict[str, Any]:
         """One topic flattened into arrays, keyed by field path: the NPZ's keys without the topic,
-        ``episode_index`` included (windows here are on log time). ``keys="short"`` gives the
-        keys ``convert --keys short`` writes for this topic, topic included
-        (``robot/state/position``; a ``simrec.Tensor`` topic's data is ``sim/reward``).
+        ``episode_index`` included (windows here are on log time). An image topic gives its
+        frames decoded to pixels as ``data`` (``[T, H, W(, C)]``, see ``convert.pixels``).
+        ``keys="short"`` gives the keys ``convert --keys short`` writes for this topic, topic
+        included (``robot/state/position``; a ``simrec.Tensor`` topic's data is ``sim/reward``).
 
         ``options`` are those of ``simrec_node.convert.collect`` (start, end, allow_object).
         """

@@ -4,10 +4,11 @@ Stands on the format primitives of ``simrec_node.mcap``; ``info``, ``play`` and 
 logs only through it, with one damage policy (go on past a bad chunk, count it, say where).
 """
 
+from .batches import Batch
 from .errors import LogFileError
 from .file import LogFile
 from .files import LogSpec
 from .log import ALL_TIME, Log
 from .model import Channel, Message
 
-__all__ = ["ALL_TIME", "Channel", "Log", "LogFile", "LogFileError", "LogSpec", "Message"]
+__all__ = ["ALL_TIME", "Batch", "Channel", "Log", "LogFile", "LogFileError", "LogSpec", "Message"]

@@ -59,6 +59,8 @@ from simrec_node.mcap.walk import Break, DataWalk
 
 from .errors import LogFileError
 
+_RECENT = 2  # decompressed chunks kept for the next read of the same chunk
+
 
 @dataclass(frozen=True, slots=True)
 class Loose:
@@ -164,6 +166,10 @@ class LogFile:
         self._timeline: Timeline | None = None
         self._time_range: tuple[int | None, int | None] | None = None
         self._holds: dict[int, frozenset[int]] | bool | None = False
+        # The last chunks read (offset -> records): a seek after a look-back, or a reader that
+        # goes back over a chunk, reads the same chunk again.
+        self._recent: dict[int, bytes | memoryview] = {}
+        self._recent_lock = threading.Lock()  # its own: records() runs under _lock in scan()
 
     @property
     def indexed(self) -> bool:
@@ -358,6 +364,9 @@ class LogFile:
         size = head.data_end - head.data_start
         if head.uncompressed_size > MAX_CHUNK:
             raise Damage(head.offset, f"a chunk that claims {head.uncompressed_size} bytes uncompressed")
+        recent = self._recent.get(head.offset)
+        if recent is not None:
+            return recent
         if through_map and head.compression:
             if head.data_end > self.size:
                 raise Damage(head.offset, "the file ends inside the chunk")
@@ -366,7 +375,12 @@ class LogFile:
         data = os.pread(self._fd, size, head.data_start)
         if len(data) != size:
             raise Damage(head.offset, "the file ends inside the chunk (did it shrink?)")
-        return decompress(head, data)
+        records = decompress(head, data)
+        with self._recent_lock:
+            if len(self._recent) >= _RECENT:
+                del self._recent[next(iter(self._recent))]
+            self._recent[head.offset] = records
+        return records
 
     def _entries(
         self, head: ChunkHeader, channels: Iterable[int] | None = None
@@ -441,6 +455,22 @@ class LogFile:
         _will_need(self.buf, head.data_start, head.data_end)
         with memoryview(self.buf) as whole, whole[head.data_start : head.data_end] as data:  # type: ignore[arg-type]
             return decompress_prefix(head, data, end), 0
+
+    def message_index(self, head: ChunkHeader) -> np.ndarray | None:
+        """The chunk's MessageIndex entries of every channel as ``[n, 3]`` uint64 (channel id,
+        log_time, offset in the records), from the summary's chunk index; None when the file has
+        none for the chunk or one does not parse. Unchecked: see ``batches.chunk_batch``."""
+        index = self._chunk_index().get(head.offset)
+        if index is None or not index.message_index_offsets:
+            return None
+        parts = []
+        try:
+            for cid, at in index.message_index_offsets.items():
+                pairs = parse_message_index(self.buf, at, self.size, cid)
+                parts.append(np.column_stack([np.full(len(pairs), cid, dtype=np.uint64), pairs]))
+        except PARSE_ERRORS:
+            return None
+        return np.concatenate(parts)
 
     def in_time_order(self, head: ChunkHeader, channels: Iterable[int]) -> bool:
         """Whether the chunk's messages on ``channels`` are stored in log-time order, from its

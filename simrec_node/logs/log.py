@@ -30,6 +30,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
+
 from simrec_node.mcap.records import (
     MESSAGE_HEAD,
     PARSE_ERRORS,
@@ -37,10 +39,10 @@ from simrec_node.mcap.records import (
     ChunkHeader,
     Damage,
     Opcode,
-    opcode_name,
     record_span,
 )
 
+from .batches import Batch, chunk_batch, message_records, scan_batch
 from .file import LogFile, Loose, Piece
 from .file import piece_end as _end
 from .file import piece_start as _start
@@ -165,24 +167,7 @@ class Log:
         base: int,
         total: int,
     ) -> Iterator[Message]:
-        label = self._label(file)
-        breaks, repeats = file.damage()
-        for damage in breaks:
-            self.skipped.append(label + damage.describe(file.size))
-        for offset, first in repeats:
-            self.skipped.append(
-                f"{label}the chunk at byte {offset} repeats the one at byte {first}; read once"
-            )
-        if not local:
-            return
-        holds = file.chunk_channels()
-        pieces = (
-            p
-            for p in file.window(lo, hi)
-            if holds is None
-            or isinstance(p, Loose)
-            or not holds.get(p.offset, local.keys()).isdisjoint(local)
-        )
+        pieces = self._pieces(file, local, lo, hi)
         chunks = _ChunkReader(file, pieces, local, lo, hi)
         try:
             for group in chunks:
@@ -205,10 +190,7 @@ class Log:
                     try:
                         records = result.result()
                     except Damage as exc:
-                        self.skipped.append(
-                            f"{label}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
-                            "its messages were skipped"
-                        )
+                        self._skip_chunk(file, piece, exc)
                         continue
                     broken: list[str] = []
                     stream = _iter_messages(records, local, lo, hi, start, broken)
@@ -222,11 +204,7 @@ class Log:
                         yield from stream
                     else:
                         batch.extend(stream)
-                    for what in broken:
-                        self.skipped.append(
-                            f"{label}chunk at byte {piece.offset} of {file.size}: {what}; "
-                            "the rest of it was skipped"
-                        )
+                    self._skip_rest(file, piece, broken)
                     if progress is not None:
                         progress(base + piece.data_end, total)
                 times = [m.log_time for m in batch]
@@ -236,6 +214,102 @@ class Log:
                     yield batch[0]
                     chunks.read_ahead()
                     yield from itertools.islice(batch, 1, None)
+        finally:
+            chunks.close()
+
+    def _pieces(self, file: LogFile, local: dict[int, Channel], lo: int, hi: int) -> list[Piece]:
+        """The file's chunks and loose messages that may hold ``local``'s channels within
+        ``[lo, hi]``, by start time; the framing damage and repeated chunks go to ``skipped``."""
+        label = self._label(file)
+        breaks, repeats = file.damage()
+        for damage in breaks:
+            self.skipped.append(label + damage.describe(file.size))
+        for offset, first in repeats:
+            self.skipped.append(
+                f"{label}the chunk at byte {offset} repeats the one at byte {first}; read once"
+            )
+        if not local:
+            return []
+        holds = file.chunk_channels()
+        return [
+            p
+            for p in file.window(lo, hi)
+            if holds is None
+            or isinstance(p, Loose)
+            or not holds.get(p.offset, local.keys()).isdisjoint(local)
+        ]
+
+    def _skip_chunk(self, file: LogFile, piece: ChunkHeader, exc: Damage) -> None:
+        self.skipped.append(
+            f"{self._label(file)}chunk at byte {piece.offset} of {file.size} is corrupt ({exc.reason}); "
+            "its messages were skipped"
+        )
+
+    def _skip_rest(self, file: LogFile, piece: ChunkHeader, broken: list[str]) -> None:
+        for what in broken:
+            self.skipped.append(
+                f"{self._label(file)}chunk at byte {piece.offset} of {file.size}: {what}; "
+                "the rest of it was skipped"
+            )
+
+    # ------------------------------------------------------------------ bulk reading
+
+    def batches(
+        self,
+        channels: Iterable[Channel] | None = None,
+        start_ns: int = ALL_TIME[0],
+        end_ns: int = ALL_TIME[1],
+        *,
+        progress: Progress | None = None,
+    ) -> Iterator[Batch]:
+        """The messages of ``messages()``, a chunk at a time as columns (see ``batches.Batch``):
+        files in playing order, chunks by start time, messages in record order. A stable sort
+        by ``log_time`` of their concatenation is ``messages()``'s order. The same damage
+        policy, said in ``skipped``."""
+        wanted = set(self.channels.values()) if channels is None else set(channels)
+        self.skipped = []
+        total, base = self.size, 0
+        for i, file in enumerate(self.files):
+            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+            yield from self._file_batches(file, local, start_ns, end_ns, progress, base, total)
+            base += file.size
+        if progress is not None:
+            progress(total, total)
+
+    def _file_batches(
+        self,
+        file: LogFile,
+        local: dict[int, Channel],
+        lo: int,
+        hi: int,
+        progress: Progress | None,
+        base: int,
+        total: int,
+    ) -> Iterator[Batch]:
+        ids = np.full(1 << 16, -1, dtype=np.int64)  # the file's channel id -> the log's
+        for cid, channel in local.items():
+            if 0 <= cid < len(ids):
+                ids[cid] = channel.id
+        chunks = _ChunkReader(file, self._pieces(file, local, lo, hi), local, lo, hi)
+        chunks.read_ahead()  # a bulk read wants every chunk: keep the cores busy from the start
+        try:
+            for group in chunks:
+                for piece, result in group:
+                    broken: list[str] = []
+                    if result is None:  # a loose message
+                        batch = scan_batch(file.loose_record(piece), ids, lo, hi, broken)
+                    else:
+                        try:
+                            records = result.result()
+                        except Damage as exc:
+                            self._skip_chunk(file, piece, exc)
+                            continue
+                        batch = chunk_batch(records, file.message_index(piece), ids, lo, hi, broken)
+                        self._skip_rest(file, piece, broken)
+                        if progress is not None:
+                            progress(base + piece.data_end, total)
+                    if len(batch):
+                        yield batch
         finally:
             chunks.close()
 
@@ -454,24 +528,11 @@ def _iter_messages(
     channels within ``[lo, hi]``; what broke the framing, if something did, is added to
     ``broken`` (the messages before it are kept). One ``unpack`` per record, payloads as views."""
     view = memoryview(records)
-    unpack_prefix, unpack = PREFIX.unpack_from, MESSAGE_HEAD.unpack_from
+    unpack = MESSAGE_HEAD.unpack_from
     skip = MESSAGE_HEAD.size
     get = local.get
-    end = len(records)
-    while pos + 9 <= end:
-        opcode, length = unpack_prefix(records, pos)
-        body = pos + 9
-        pos = body + length
-        if pos > end:
-            broken.append(f"a {opcode_name(opcode)} record overruns the chunk")
-            return
-        if opcode == _MESSAGE:
-            if length < skip:
-                broken.append("a Message record is too short")
-                return
-            cid, sequence, log_time, publish_time = unpack(records, body)
-            channel = get(cid)
-            if channel is not None and lo <= log_time <= hi:
-                yield Message(channel, sequence, log_time, publish_time, view[body + skip : pos])
-    if pos != end:
-        broken.append("a record is cut off at the end of the chunk")
+    for body, stop in message_records(records, pos, broken):
+        cid, sequence, log_time, publish_time = unpack(records, body)
+        channel = get(cid)
+        if channel is not None and lo <= log_time <= hi:
+            yield Message(channel, sequence, log_time, publish_time, view[body + skip : stop])

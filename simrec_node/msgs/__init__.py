@@ -18,6 +18,7 @@ from simrec_node.msgs.simrec.tensor_pb2 import Tensor
 from simrec_node.msgs.tensor_codec import (
     StateBatchView,
     decode_state_batch,
+    decode_state_batches,
     decode_tensor,
     decode_tensors,
     encode_state_batch,
@@ -41,6 +42,7 @@ __all__ = [
     "Tensor",
     "decode_image",
     "decode_state_batch",
+    "decode_state_batches",
     "decode_tensor",
     "decode_tensors",
     "descriptor_set_of",

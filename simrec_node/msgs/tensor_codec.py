@@ -13,12 +13,20 @@ and the decoder accepts any valid protobuf encoding (any field order, repeated o
 merged as protobuf merges them, unpacked repeated elements, unknown fields skipped).
 """
 
-from .tensor_decode import StateBatchView, decode_state_batch, decode_tensor, decode_tensors, tensor_to_numpy
+from .tensor_decode import (
+    StateBatchView,
+    decode_state_batch,
+    decode_state_batches,
+    decode_tensor,
+    decode_tensors,
+    tensor_to_numpy,
+)
 from .tensor_encode import encode_state_batch, encode_tensor, numpy_to_tensor
 
 __all__ = [
     "StateBatchView",
     "decode_state_batch",
+    "decode_state_batches",
     "decode_tensor",
     "decode_tensors",
     "encode_state_batch",

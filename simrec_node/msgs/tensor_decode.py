@@ -486,3 +486,78 @@ def _read_batch_fields(
             name, array = _decode_entry(buf, value, pos)
             tensors[name] = array  # duplicate keys: the last one wins, as in protobuf
     return pos
+
+
+# The scalar fields of a StateBatch header: tag -> (name, varint or fixed64 double).
+_BATCH_HEAD_TAGS = {0x08: ("step", True), 0x11: ("sim_time", False), 0x18: ("num_envs", True)}
+
+
+def decode_state_batches(rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Many serialized ``simrec.StateBatch`` messages at once: ``rows`` is ``[n, L]`` uint8, one
+    message per row. Returns ``({"step", "sim_time", "num_envs"}: [n] arrays, {name: [n, *shape]})``,
+    or None when the rows do not share one layout (then decode them one by one).
+
+    Why it is exact: the first row parses as header fields (step, sim_time, num_envs, each once,
+    no other field) then canonical map entries (``decode_state_batch``'s fast path); every row
+    has the same tag bytes and varint lengths in the header and the same bytes outside the
+    tensor payloads in the entries, so every row parses as the first does, with its own values.
+    """
+    n, length = rows.shape
+    if n == 0:
+        return None
+    first = rows[0].tobytes()
+    fields: list[tuple[str, bool, int, int]] = []  # name, varint, value start, value end
+    pos = 0
+    try:
+        while pos < length and first[pos] != 0x22:
+            known = _BATCH_HEAD_TAGS.get(first[pos])
+            if known is None or any(f[0] == known[0] for f in fields):
+                return None
+            name, varint = known
+            if varint:
+                _, stop = _read_varint(first, pos + 1, length)
+                if stop - pos - 1 > 10:
+                    return None
+            else:
+                stop = pos + 9
+                if stop > length:
+                    return None
+            fields.append((name, varint, pos + 1, stop))
+            pos = stop
+        skeleton = _build_skeleton(first, pos, length)
+    except (IndexError, ValueError):
+        return None
+    if skeleton is None:
+        return None
+    for _, varint, start, stop in fields:
+        if not (rows[:, start - 1] == rows[0, start - 1]).all():  # the tag
+            return None
+        if varint and not ((rows[:, start : stop - 1] >= 0x80).all() and (rows[:, stop - 1] < 0x80).all()):
+            return None
+    for offset, head, _, _, _ in skeleton:
+        at = pos + offset
+        if not (rows[:, at : at + len(head)] == rows[0, at : at + len(head)]).all():
+            return None
+    scalars = {
+        "step": np.zeros(n, dtype=np.uint64),
+        "sim_time": np.zeros(n, dtype=np.float64),
+        "num_envs": np.zeros(n, dtype=np.uint32),
+    }
+    for name, varint, start, stop in fields:
+        if varint:
+            value = np.zeros(n, dtype=np.uint64)
+            for k, column in enumerate(range(start, stop)):
+                value |= (rows[:, column] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+            scalars[name] = value if name == "step" else (value & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        else:
+            scalars[name] = np.ascontiguousarray(rows[:, start:stop]).view("<f8")[:, 0].astype(np.float64)
+    tensors: dict[str, np.ndarray] = {}
+    for offset, head, name, info, shape in skeleton:
+        at = pos + offset + len(head)
+        nbytes = info.wire.itemsize * math.prod(shape)
+        data = np.ascontiguousarray(rows[:, at : at + nbytes]).view(info.wire).reshape(n, *shape)
+        if info.narrowed:  # as _restore_dtype: float16 overflow is inf, bool any non-zero byte
+            with np.errstate(over="ignore"):
+                data = data.astype(info.result)
+        tensors[name] = data  # duplicate names: the last one wins, as in protobuf
+    return scalars, tensors
