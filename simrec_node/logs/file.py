@@ -436,16 +436,16 @@ class LogFile:
         no further: what a seek's first message needs. Not checked against the chunk's CRC, which
         covers all its records (the caller checks the message against the index, and a reader
         going on reads the whole chunk, checked); None when the message indexes cannot tell where
-        the record ends, or when it ends in the second half of a compressed chunk (decompressing
-        all of it in one call, checked, costs no more than decompressing most of it in pieces)."""
+        the record ends, or when it ends in the last tenth of a compressed chunk (decompressing
+        all of it in one call, checked, costs no more than nearly all of it in pieces)."""
         entries = self._entries(head)
         if entries is None:
             return None
         later = [pairs[pairs[:, 1] > offset, 1] for pairs in entries.values()]
         end = min([head.uncompressed_size] + [int(offsets.min()) for offsets in later if offsets.size])
         head = self._header(head)
-        if 2 * end > head.uncompressed_size and head.compression:
-            return None  # most of the chunk: decompressing it whole (and checking it) costs no more
+        if 10 * end > 9 * head.uncompressed_size and head.compression:
+            return None  # nearly all of it: decompressing it whole (and checking it) costs no more
         if not head.compression:
             if head.data_start + end > min(head.data_end, self.size):
                 return None
