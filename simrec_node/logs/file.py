@@ -460,17 +460,15 @@ class LogFile:
         """The chunk's MessageIndex entries of every channel as ``[n, 3]`` uint64 (channel id,
         log_time, offset in the records), from the summary's chunk index; None when the file has
         none for the chunk or one does not parse. Unchecked: see ``batches.chunk_batch``."""
-        index = self._chunk_index().get(head.offset)
-        if index is None or not index.message_index_offsets:
+        entries = self._entries(head)
+        if not entries:
             return None
-        parts = []
-        try:
-            for cid, at in index.message_index_offsets.items():
-                pairs = parse_message_index(self.buf, at, self.size, cid)
-                parts.append(np.column_stack([np.full(len(pairs), cid, dtype=np.uint64), pairs]))
-        except PARSE_ERRORS:
-            return None
-        return np.concatenate(parts)
+        return np.concatenate(
+            [
+                np.column_stack([np.full(len(pairs), cid, dtype=np.uint64), pairs])
+                for cid, pairs in entries.items()
+            ]
+        )
 
     def in_time_order(self, head: ChunkHeader, channels: Iterable[int]) -> bool:
         """Whether the chunk's messages on ``channels`` are stored in log-time order, from its
