@@ -117,7 +117,7 @@ def test_batched_torch_env_records_batches_and_per_env_episodes(tmp_path, wrappe
         pytest.skip("no CUDA device here")
     path = tmp_path / "batched.mcap"
     env = wrapper(_env_class(torch)(device=device), path)
-    assert isinstance(env, RecordBatchedRollout)
+    assert isinstance(env, RecordBatchedRollout) and isinstance(env, RecordRollout)
     seen = _rollout(torch, env, steps=40)
     env.close()
 

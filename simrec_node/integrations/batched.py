@@ -26,7 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from .gym_wrappers import _flatten, _Rollout, _step_seconds
+from .gym_wrappers import RecordRollout, _flatten, _step_seconds
 from .recorder import Recorder
 
 __all__ = ["RecordBatchedRollout", "is_batched_env"]
@@ -168,7 +168,7 @@ class _BatchEpisodes:
         self.lengths[done] = 0
 
 
-class RecordBatchedRollout(gym.Wrapper, _Rollout):
+class RecordBatchedRollout(RecordRollout):
     """Record an Isaac Lab-style batched env: [N, ...] batches per step, per-env episodes.
 
     Topics are those of ``RecordVectorRollout`` (``obs``, ``action``, ``step`` with [N] reward/
@@ -181,32 +181,9 @@ class RecordBatchedRollout(gym.Wrapper, _Rollout):
     """
 
     def __init__(
-        self,
-        env: gym.Env,
-        path_or_recorder: str | os.PathLike[str] | Recorder,
-        *,
-        record_frames: bool | None = None,
-        video_folder: str | os.PathLike[str] | None = None,
-        episode_trigger: Callable[[int], bool] | None = None,
-        step_trigger: Callable[[int], bool] | None = None,
-        video_length: int = 0,
-        name_prefix: str = "rl-video",
-        fps: int | float | None = None,
-        disable_logger: bool = True,
-        video_interval: int | None = None,
-        topic_prefix: str = "/rollout",
-        **recorder_kwargs: Any,
+        self, env: gym.Env, path_or_recorder: str | os.PathLike[str] | Recorder, **options: Any
     ) -> None:
-        gym.Wrapper.__init__(self, env)
-        trigger_args = dict(
-            episode_trigger=episode_trigger,
-            step_trigger=step_trigger,
-            video_length=video_length,
-            name_prefix=name_prefix,
-            video_interval=video_interval,
-        )
-        video = dict(video_folder=video_folder, fps=fps, disable_logger=disable_logger)
-        self._setup(env, path_or_recorder, record_frames, trigger_args, topic_prefix, recorder_kwargs, video)
+        super().__init__(env, path_or_recorder, **options)
         unwrapped = env.unwrapped
         step_dt = getattr(unwrapped, "step_dt", None)  # Isaac Lab: physics dt x decimation
         if isinstance(step_dt, int | float) and not isinstance(step_dt, bool) and step_dt > 0:
@@ -250,6 +227,5 @@ class RecordBatchedRollout(gym.Wrapper, _Rollout):
     def close(self) -> None:
         try:
             self.episodes.drain(wait=True)
-            super().close()
         finally:
-            self._finish()
+            super().close()  # the env's, then the log's

@@ -248,6 +248,8 @@ def _batched_or_new(cls: type, base: type, env: Any, args: tuple, kwargs: dict) 
     from .batched import RecordBatchedRollout, is_batched_env
 
     if cls is base and is_batched_env(env):
+        if issubclass(RecordBatchedRollout, cls):  # RecordRollout: Python calls its __init__ next
+            return object.__new__(RecordBatchedRollout)
         return RecordBatchedRollout(env, *args, **kwargs)  # not a cls: Python skips cls.__init__
     return object.__new__(cls)
 
