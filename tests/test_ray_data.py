@@ -213,6 +213,24 @@ def test_convert_ray_writes_what_the_serial_run_writes(ray, logs, tmp_path: Path
     assert code == 0 and "wrote 3 npz outputs" in stdout and "a.mcap -> a.npz" in stdout
     with np.load(tmp_path / "npz" / "b.npz") as npz:
         np.testing.assert_array_equal(npz["/sim/state/tensors.qpos"], _state(paths[1])["tensors.qpos"])
+    # the serial run's options, every one (--keys short too)
+    code = main(
+        [
+            "convert",
+            str(paths[1]),
+            "--ray",
+            "--format",
+            "npz",
+            "--keys",
+            "short",
+            "-q",
+            "-o",
+            str(tmp_path / "s"),
+        ]
+    )
+    assert code == 0
+    with np.load(tmp_path / "s" / "b.npz") as npz:
+        np.testing.assert_array_equal(npz["sim/state/qpos"], _state(paths[1])["tensors.qpos"])
 
 
 def test_convert_ray_refuses_bad_input_before_writing(ray, logs, tmp_path: Path, capsys) -> None:

@@ -13,8 +13,6 @@ import sys
 from simrec_node.convert import (
     ConvertError,
     Mp4Options,
-    NpzOptions,
-    ParquetOptions,
     convert_clips,
     convert_to_mp4,
     convert_to_npz,
@@ -24,6 +22,7 @@ from simrec_node.convert import (
 from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
 
+from .convert_options import npz_options, parquet_options
 from .convert_ray import add_arguments as add_ray_arguments
 from .convert_ray import lerobot_on_ray, run_ray
 from .errors import UsageError
@@ -234,19 +233,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
-    options = NpzOptions(
-        topics=tuple(args.topics) or None,
-        start=args.start,
-        end=args.end,
-        align=args.align,
-        hz=args.hz,
-        interp=args.interp,
-        split_episodes=args.split_episodes,
-        time=args.time,
-        allow_object=args.allow_object,
-        compress=args.compress,
-        keys=args.keys,
-    )
+    options = npz_options(args)
     result = convert_to_npz(reader, args.output, options, overwrite=args.overwrite, progress=progress)
     meta = result.meta
     size = os.path.getsize(args.output)
@@ -286,14 +273,7 @@ def _run_npz(args: argparse.Namespace, reader, progress) -> list[str]:
 
 
 def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
-    if args.align or args.hz or args.split_episodes or args.compress:
-        raise UsageError(
-            "--align, --hz, --split-episodes and --compress apply to .npz output; Parquet keeps each "
-            "topic's own rows (with episode_index) and is always compressed"
-        )
-    if args.keys != "full":
-        raise UsageError("--keys applies to .npz output; Parquet names columns by field path")
-    options = ParquetOptions(topics=tuple(args.topics) or None, start=args.start, end=args.end)
+    options = parquet_options(args)
     result = convert_to_parquet(reader, args.output, options, overwrite=args.overwrite, progress=progress)
     lines = [
         f"wrote {args.output}/: {_plural(len(result.files), 'table')} "

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from simrec_node.convert import LeRobotResult, NpzOptions, ParquetOptions
+from simrec_node.convert import LeRobotResult
 from simrec_node.datasets import CONVERTERS, convert_many, export_lerobot_ray
 
+from .convert_options import npz_options, parquet_options
 from .errors import UsageError
 from .status import ProgressBar
 
@@ -36,24 +37,7 @@ def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
     fmt = args.format or "parquet"
     if fmt not in CONVERTERS:  # lerobot: lerobot_on_ray
         raise UsageError(f"--ray converts logs to {' or '.join(CONVERTERS)} (--format), not {fmt}")
-    if fmt == "parquet" and (args.align or args.hz or args.split_episodes or args.compress):
-        raise UsageError("--align, --hz, --split-episodes and --compress apply to --format npz")
-    topics = tuple(args.topics) or None
-    if fmt == "parquet":
-        options = ParquetOptions(topics=topics, start=args.start, end=args.end)
-    else:
-        options = NpzOptions(
-            topics=topics,
-            start=args.start,
-            end=args.end,
-            align=args.align,
-            hz=args.hz,
-            interp=args.interp,
-            split_episodes=args.split_episodes,
-            time=args.time,
-            allow_object=args.allow_object,
-            compress=args.compress,
-        )
+    options = parquet_options(args) if fmt == "parquet" else npz_options(args)
     bar = ProgressBar(
         f"converting {len(files)} logs on Ray",
         len(files),
