@@ -50,16 +50,24 @@ def _mcap_value(schema_name: str, data: bytes) -> object:
 
 
 def _read_simrec(path: Path) -> int:
-    """Every topic into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
-    converter use: tensor topics decoded a chunk at a time, camera frames decoded to pixels on
-    a thread pool)."""
+    """Numeric topics into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
+    converter use: tensor topics decoded a chunk at a time), then camera frames decoded one by
+    one. On 2 cores this measured faster than ``collect`` decoding the frames in the same pass
+    on its thread pool (cam: 0.83-0.95 s against 1.03-1.72 s, alternating runs on one file)."""
     import simrec_node
     from simrec_node.convert import collect
 
     with simrec_node.open(path) as reader:
         topics = [t for t in reader.topics if not t.startswith("/simrec/")]  # the recorder's own stats
-        tables = collect(reader, topics).tables
-        return sum(len(table.arrays()["log_time"]) for table in tables.values())
+        numeric = [t for t in topics if t in reader.numeric_topics]
+        images = [t for t in topics if t not in numeric]
+        rows = 0
+        if numeric:
+            tables = collect(reader, numeric).tables
+            rows += sum(len(table.arrays()["log_time"]) for table in tables.values())
+        if images:
+            rows += len([_simrec_value(message) for _, _, message in reader.iter(images)])
+    return rows
 
 
 def _read_mcap(path: Path) -> int:
