@@ -323,22 +323,17 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
         done_before[0] = done
         bars[-1].update(done)
 
-    fps = args.fps if args.fps is not None else settings.get("fps")
-    task = args.task if args.task is not None else settings.get("task")
+    export = {
+        "fps": args.fps if args.fps is not None else settings.get("fps"),
+        "task": args.task if args.task is not None else settings.get("task"),
+        "overwrite": args.overwrite,
+        "vcodec": args.vcodec,
+    }
     try:
         if args.ray or args.ray_address:
-            result = lerobot_on_ray(args, files, mapping, fps, task)
+            result = lerobot_on_ray(args, files, mapping, export)
         else:
-            result = export_lerobot(
-                files,
-                args.output,
-                mapping,
-                fps=fps,
-                task=task,
-                overwrite=args.overwrite,
-                vcodec=args.vcodec,
-                progress=progress,
-            )
+            result = export_lerobot(files, args.output, mapping, progress=progress, **export)
     finally:
         if bars:
             bars[-1].finish()

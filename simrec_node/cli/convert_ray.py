@@ -6,6 +6,8 @@ Parsing and printing only; the work is ``simrec_node.datasets.convert_many``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable, Iterator
 
 from simrec_node.convert import LeRobotResult
 from simrec_node.datasets import CONVERTERS, convert_many, export_lerobot_ray
@@ -38,14 +40,7 @@ def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
     if fmt not in CONVERTERS:  # lerobot: lerobot_on_ray
         raise UsageError(f"--ray converts logs to {' or '.join(CONVERTERS)} (--format), not {fmt}")
     options = parquet_options(args) if fmt == "parquet" else npz_options(args)
-    bar = ProgressBar(
-        f"converting {len(files)} logs on Ray",
-        len(files),
-        plain=lambda done, total: f"converted {done:.0f} of {total:.0f} logs",
-        unit="log",
-        quiet=args.quiet,
-    )
-    try:
+    with _log_bar(args, "convert", len(files)) as progress:
         done = convert_many(
             files,
             args.output,
@@ -54,38 +49,39 @@ def run_ray(args: argparse.Namespace, files: list[str]) -> list[str]:
             overwrite=args.overwrite,
             address=args.ray_address,
             num_cpus=args.ray_cpus,
-            progress=lambda n, _total: bar.update(n),
+            progress=progress,
         )
-    finally:
-        bar.finish()
     lines = [f"wrote {len(done)} {fmt} outputs to {args.output}/ (one Ray task per log)"]
     lines += [f"  {item.log} -> {item.output.name}: {item.summary}" for item in done]
     return lines
 
 
-def lerobot_on_ray(
-    args: argparse.Namespace, files: list[str], mapping: dict, fps: float | None, task: str | None
-) -> LeRobotResult:
-    """``--format lerobot --ray``: one dataset of every FILE, each log exported as one Ray task."""
-    bar = ProgressBar(
-        f"exporting {len(files)} logs on Ray",
-        len(files),
-        plain=lambda done, total: f"exported {done:.0f} of {total:.0f} logs",
-        unit="log",
-        quiet=args.quiet,
-    )
-    try:
+def lerobot_on_ray(args: argparse.Namespace, files: list[str], mapping: dict, export: dict) -> LeRobotResult:
+    """``--format lerobot --ray``: one dataset of every FILE, each log exported as one Ray task
+    (``export``: ``export_lerobot``'s keywords, as the serial run passes them)."""
+    with _log_bar(args, "export", len(files)) as progress:
         return export_lerobot_ray(
             files,
             args.output,
             mapping,
-            fps=fps,
-            task=task,
-            overwrite=args.overwrite,
-            vcodec=args.vcodec,
             address=args.ray_address,
             num_cpus=args.ray_cpus,
-            progress=lambda n, _total: bar.update(n),
+            progress=progress,
+            **export,
         )
+
+
+@contextlib.contextmanager
+def _log_bar(args: argparse.Namespace, verb: str, logs: int) -> Iterator[Callable[[int, int], None]]:
+    """A bar of logs done (``converting 8 logs on Ray``), finished when the block ends."""
+    bar = ProgressBar(
+        f"{verb}ing {logs} logs on Ray",
+        logs,
+        plain=lambda done, total: f"{verb}ed {done:.0f} of {total:.0f} logs",
+        unit="log",
+        quiet=args.quiet,
+    )
+    try:
+        yield lambda done, _total: bar.update(done)
     finally:
         bar.finish()

@@ -122,6 +122,14 @@ class Log:
 
     # ------------------------------------------------------------------ reading
 
+    def _per_file(self, channels: Iterable[Channel] | None) -> list[tuple[LogFile, dict[int, Channel]]]:
+        """Each file with its own channel ids of ``channels`` (all when None)."""
+        wanted = set(self.channels.values()) if channels is None else set(channels)
+        return [
+            (file, {cid: ch for cid, ch in self._local[i].items() if ch in wanted})
+            for i, file in enumerate(self.files)
+        ]
+
     def messages(
         self,
         channels: Iterable[Channel] | None = None,
@@ -132,12 +140,10 @@ class Log:
     ) -> Iterator[Message]:
         """Messages of ``channels`` (all when None) with ``start_ns <= log_time <= end_ns``, in
         log-time order. Damage is skipped and said in ``skipped`` (see the module's policy)."""
-        wanted = set(self.channels.values()) if channels is None else set(channels)
         self.skipped = []
         total, done = self.size, 0
         parts = []
-        for i, file in enumerate(self.files):
-            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+        for file, local in self._per_file(channels):
             lo, hi = file.time_range()
             parts.append((file, local, lo, hi, done))
             done += file.size
@@ -266,11 +272,9 @@ class Log:
         files in playing order, chunks by start time, messages in record order. A stable sort
         by ``log_time`` of their concatenation is ``messages()``'s order. The same damage
         policy, said in ``skipped``."""
-        wanted = set(self.channels.values()) if channels is None else set(channels)
         self.skipped = []
         total, base = self.size, 0
-        for i, file in enumerate(self.files):
-            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+        for file, local in self._per_file(channels):
             yield from self._file_batches(file, local, start_ns, end_ns, progress, base, total)
             base += file.size
         if progress is not None:
@@ -321,8 +325,7 @@ class Log:
         wanted = set(channels)
         found: dict[Channel, Message] = {}
         candidates = []
-        for i, file in enumerate(self.files):
-            local = {cid: ch for cid, ch in self._local[i].items() if ch in wanted}
+        for file, local in self._per_file(wanted):
             if local:
                 candidates += [(p, file, local) for p in file.window(floor, time_ns)]
         candidates.sort(key=lambda c: _end(c[0]), reverse=True)
