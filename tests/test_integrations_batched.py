@@ -186,3 +186,14 @@ def test_batched_env_accepts_a_later_reset(tmp_path):
     episodes = [m for _, m in read_messages(path)["/episodes"]]
     want = _episodes_by_hand(first) + [(i, r, n, s + 12) for i, r, n, s in _episodes_by_hand(second)]
     assert [(e.env_index, e.episode_return, e.length, e.end_step) for e in episodes] == want
+
+
+@pytest.mark.torch
+def test_vector_frame_options_on_a_batched_env_are_one_clear_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    from simrec_node.errors import SimrecError
+
+    path = tmp_path / "never.mcap"
+    with pytest.raises(SimrecError, match="per_env_frames: for a vector env's per-env frames"):
+        RecordVectorRollout(_env_class(torch)(), path, per_env_frames=True)
+    assert not path.exists()

@@ -43,3 +43,7 @@ class RecordingCallError(IntegrationError, ValueError):
 class RecorderNotClosedWarning(UserWarning):
     """A ``Recorder`` was never closed: the interpreter exited, or it was garbage-collected,
     while open. The file was finished then; call ``close()`` (or use ``with``) to say when."""
+
+
+class WrapperArgumentError(IntegrationError, TypeError):
+    """A Gymnasium wrapper was given an argument that does not apply to its env."""

@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without gymnasiu
     raise ImportError("simrec's Gymnasium wrappers need gymnasium: pip install 'simrec[gymnasium]'") from exc
 
 from .episodes import GYMNASIUM_NAMES
+from .errors import WrapperArgumentError
 from .recorder import Recorder
 from .triggers import Clip, VideoTrigger
 
@@ -248,6 +249,12 @@ def _batched_or_new(cls: type, base: type, env: Any, args: tuple, kwargs: dict) 
     from .batched import RecordBatchedRollout, is_batched_env
 
     if cls is base and is_batched_env(env):
+        vector_only = sorted({"video_aspect_ratio", "record_first_only", "per_env_frames"} & kwargs.keys())
+        if vector_only:
+            raise WrapperArgumentError(
+                f"{', '.join(vector_only)}: for a vector env's per-env frames; an Isaac Lab-style "
+                "batched env renders one image of the scene, so leave it out"
+            )
         if issubclass(RecordBatchedRollout, cls):  # RecordRollout: Python calls its __init__ next
             return object.__new__(RecordBatchedRollout)
         return RecordBatchedRollout(env, *args, **kwargs)  # not a cls: Python skips cls.__init__
