@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from compare_case import calibrate  # noqa: E402  (this folder)
+from compare_case import SEEK_POINTS, calibrate  # noqa: E402  (this folder)
 
 WORKLOADS = ("rl", "cam", "flood")
 CASES = ("none", "simrec", "simrec-graph", "savez", "rerun", "foxglove", "mcap", "gym")
@@ -120,6 +120,17 @@ def disk_mbs(directory: Path, mib: int) -> float:
 # ---------------------------------------------------------------- running
 
 
+def compile_tree(here: Path = HERE) -> None:
+    """Byte-compile ``here``'s tree once, as ``pip install`` does: a case must not time compiling
+    our modules from source (what every fresh process did where PYTHONDONTWRITEBYTECODE is set:
+    ~0.1 s of each read-back)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(here.parent / "simrec_node"), str(here)],
+        check=False,
+        capture_output=True,
+    )
+
+
 def run_case(spec: dict, here: Path = HERE) -> dict:
     """One case in a fresh process, through ``here``'s compare_case.py (``here``: the benchmarks
     folder of this checkout, or of another one that compare_readback.py compares against)."""
@@ -127,6 +138,7 @@ def run_case(spec: dict, here: Path = HERE) -> dict:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(here), str(here.parent), os.environ.get("PYTHONPATH", "")]),
     }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # peers' packages load from their caches too
     proc = subprocess.run(
         [sys.executable, str(here / "compare_case.py"), json.dumps(spec)],
         capture_output=True,
@@ -272,8 +284,9 @@ def markdown(table: dict, workloads: list[str], info: dict, args: argparse.Names
         "recording nothing, paired per repetition (includes closing the file; simrec across processes: "
         "the publisher's loop); **msg/s, MB/s** (raw bytes handed over) with the loop running flat out, "
         "until the file is closed; **file MB/s** (% of the disk limit); **peak RSS** of the recording "
-        "process; **read-back**: everything into numpy arrays (images decoded); **seek**: open the file "
-        "to the first decoded frame at a random point. read/written counts the records read back.",
+        "process; **read-back**: everything into numpy arrays (images decoded), all held at once; "
+        "**seek**: open the file to the first decoded frame at a random point (median of "
+        f"{SEEK_POINTS} points per repetition). read/written counts the records read back.",
         "",
     ]
     for w in workloads:
@@ -355,6 +368,7 @@ def main() -> None:
     info = {**machine(), "date": datetime.date.today().isoformat()}
     Path(args.dir).mkdir(parents=True, exist_ok=True) if args.dir else None
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        compile_tree()
         work_reps = calibrate(4096 if not args.quick else 256, 64 if not args.quick else 16, 0.005)
         info["memcpy"] = memcpy_gbs(32 if args.quick else 512)
         info["disk"] = disk_mbs(Path(tmp), 16 if args.quick else 1024)

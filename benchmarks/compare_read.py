@@ -1,7 +1,9 @@
 """Reading each peer's files back, as that peer's user would: everything into numpy, and a seek.
 
 ``read_back(case, files)`` returns the number of records it read (in the unit of the sink's
-``records``), having turned every message into owned numpy arrays (images decoded to pixels).
+``records``), having turned every message into owned numpy arrays (images decoded to pixels),
+all held at once, as a user who reads a log back holds it (an array freed as soon as it is
+made lets the next one reuse its memory, which a reader that keeps its data never gets).
 ``seek(case, files, topic, fraction)`` opens the file and returns the first decoded frame at or
 after ``fraction`` of the log. simrec's files are read with simrec's reader (numeric topics into
 columns, as ``simrec_node.open(path).to_numpy`` does), the other MCAP
@@ -50,24 +52,16 @@ def _mcap_value(schema_name: str, data: bytes) -> object:
 
 
 def _read_simrec(path: Path) -> int:
-    """Numeric topics into columns in one pass (``collect``, what ``to_numpy`` and the NPZ
-    converter use: tensor topics decoded a chunk at a time), then camera frames decoded one by
-    one. On 2 cores this measured faster than ``collect`` decoding the frames in the same pass
-    on its thread pool (cam: 0.83-0.95 s against 1.03-1.72 s, alternating runs on one file)."""
+    """Every topic into columns in one pass, as ``to_numpy`` and the NPZ converter read
+    (``collect``: tensor topics decoded a chunk at a time, camera frames decoded to pixels on a
+    thread pool while the rest is read)."""
     import simrec_node
     from simrec_node.convert import collect
 
     with simrec_node.open(path) as reader:
         topics = [t for t in reader.topics if not t.startswith("/simrec/")]  # the recorder's own stats
-        numeric = [t for t in topics if t in reader.numeric_topics]
-        images = [t for t in topics if t not in numeric]
-        rows = 0
-        if numeric:
-            tables = collect(reader, numeric).tables
-            rows += sum(len(table.arrays()["log_time"]) for table in tables.values())
-        if images:
-            rows += len([_simrec_value(message) for _, _, message in reader.iter(images)])
-    return rows
+        tables = collect(reader, topics).tables
+        return sum(len(table.arrays()["log_time"]) for table in tables.values())
 
 
 def _read_mcap(path: Path) -> int:
@@ -148,7 +142,8 @@ def _rerun_chunks(path: Path, entity: str | None = None):
 
 
 def _read_rerun(path: Path) -> int:
-    return sum(len(_rerun_column(batch, name)) for batch, name in _rerun_chunks(path))
+    columns = [_rerun_column(batch, name) for batch, name in _rerun_chunks(path)]  # all held, as read
+    return sum(len(column) for column in columns)
 
 
 def _seek_rerun(path: Path, topic: str, step: int) -> object:
@@ -167,7 +162,8 @@ def _seek_rerun(path: Path, topic: str, step: int) -> object:
 
 def _read_npz(path: Path) -> int:
     with np.load(path) as archive:
-        return sum(len(np.array(archive[key])) for key in archive.files)
+        arrays = [np.array(archive[key]) for key in archive.files]  # all held, as read
+    return sum(len(array) for array in arrays)
 
 
 def _read_mp4(path: Path) -> int:

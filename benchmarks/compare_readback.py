@@ -33,6 +33,8 @@ def main() -> None:
     trees = {"before": args.before.resolve() / "benchmarks", "after": HERE}
     if not (trees["before"] / "compare_case.py").exists():
         parser.error(f"{args.before} has no benchmarks/compare_case.py")
+    for tree in trees.values():
+        compare.compile_tree(tree)
     size = compare.sizes(argparse.Namespace(quick=args.quick, steps=300, seconds=3.0, flood_count=100_000))
     work_reps = compare.calibrate(256, 16, 0.005) if args.quick else compare.calibrate(4096, 64, 0.005)
     machine = compare.machine()

@@ -17,7 +17,6 @@ import numpy as np
 
 from simrec_node.logs import Batch
 from simrec_node.msgs import (
-    StateBatchView,
     decode_state_batch,
     decode_state_batches,
     decode_tensor,
@@ -26,7 +25,7 @@ from simrec_node.msgs import (
 
 from .columns import Column
 from .decoders import Decoder
-from .fields import Kind, flatten
+from .fields import STATE_BATCH_KINDS, Kind, flatten
 from .pixels import FrameRows
 from .reader import LogReader
 
@@ -37,17 +36,22 @@ _UNSET = object()
 
 
 class TopicTable:
-    """The messages of one topic as columns; row ``i`` is the ``i``-th message in log-time order."""
+    """The messages of one topic as columns; row ``i`` is the ``i``-th message in log-time order.
+
+    Rows arrive one message at a time (``add``) or a chunk's block at a time (``add_block``);
+    either way each value is copied once, into its column's preallocated buffer (`Column`), so
+    no decoded chunk stays alive and no second copy is made when the table is finished."""
 
     def __init__(self, topic: str, type_name: str, capacity: int, allow_object: bool) -> None:
         self.topic = topic
         self.type_name = type_name
         self.capacity = capacity
         self.allow_object = allow_object
-        self.log_time: list[int] = []
-        self.publish_time: list[int] = []
+        self.rows = 0
         self.columns: dict[str, Column] = {}
-        self.bulk: dict[str, np.ndarray] = {}  # columns decoded in bulk (`set_rows`)
+        self._time_blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (log_time, publish_time)
+        self._log_time: list[int] = []  # rows added one by one since the last block
+        self._publish_time: list[int] = []
 
     def add(self, log_time: int, publish_time: int, message: Any) -> None:
         """One row; ValueError (the row not added) for a message whose schema cannot be walked
@@ -58,9 +62,10 @@ class TopicTable:
             flatten(message, values, kinds)
         except (KeyError, AttributeError, TypeError) as exc:
             raise ValueError(f"{type(exc).__name__}: {exc}") from None
-        row = len(self.log_time)
-        self.log_time.append(log_time)
-        self.publish_time.append(publish_time)
+        row = self.rows
+        self._log_time.append(log_time)
+        self._publish_time.append(publish_time)
+        self.rows += 1
         columns = self.columns
         for key, value in values.items():
             column = columns.get(key)
@@ -68,25 +73,43 @@ class TopicTable:
                 column = columns[key] = Column(key, kinds.get(key), value, self.capacity, self.allow_object)
             column.append(row, value)
 
-    def set_rows(
-        self, log_time: np.ndarray, publish_time: np.ndarray, columns: dict[str, np.ndarray]
+    def add_block(
+        self,
+        log_time: np.ndarray,
+        publish_time: np.ndarray,
+        columns: dict[str, np.ndarray],
+        kinds: dict[str, Kind] | None = None,
     ) -> None:
-        """All rows at once, decoded in bulk (the table must be empty)."""
-        self.log_time, self.publish_time = log_time, publish_time
-        self.bulk = columns
+        """``len(log_time)`` rows at once, decoded in bulk: ``columns`` holds each field's values
+        as one array, first axis the rows (``kinds``: dtypes of scalar fields, as ``flatten``)."""
+        self._end_loose_rows()
+        row = self.rows
+        self._time_blocks.append((log_time, publish_time))
+        self.rows += len(log_time)
+        for key, block in columns.items():
+            column = self.columns.get(key)
+            if column is None:
+                kind = (kinds or {}).get(key)
+                column = self.columns[key] = Column(key, kind, block[0], self.capacity, self.allow_object)
+            column.extend(row, block)
 
-    @property
-    def rows(self) -> int:
-        return len(self.log_time)
+    def _end_loose_rows(self) -> None:
+        if self._log_time:
+            self._time_blocks.append(
+                (np.array(self._log_time, dtype=np.uint64), np.array(self._publish_time, dtype=np.uint64))
+            )
+            self._log_time, self._publish_time = [], []
 
     def finish(self) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
         """(arrays by field path incl. ``log_time``/``publish_time``, skipped reasons, notes)."""
+        self._end_loose_rows()
         rows = self.rows
-        log_time = _times(self.log_time)
-        arrays: dict[str, np.ndarray] = {"log_time": log_time, "publish_time": _times(self.publish_time)}
+        blocks = self._time_blocks
+        log_time = _times(np.concatenate([t for t, _ in blocks]) if blocks else np.zeros(0, np.uint64))
+        publish_time = _times(np.concatenate([p for _, p in blocks]) if blocks else np.zeros(0, np.uint64))
+        arrays: dict[str, np.ndarray] = {"log_time": log_time, "publish_time": publish_time}
         skipped: dict[str, str] = {}
         notes: dict[str, str] = {}
-        arrays.update(self.bulk)
         for key, column in self.columns.items():
             array, note = column.finish(rows)
             if array is None:
@@ -119,43 +142,44 @@ def _same_fields(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 class _BulkRows:
     """A topic's rows decoded a chunk at a time in bulk (one check of the bytes around the data,
     one copy of the data per field) where a chunk's payloads share one layout, else one message
-    at a time. Rows of every chunk become the table's columns when they all have the same fields
-    with one dtype and shape each; else they go through the table one by one (ragged, missing
-    fields: as the per-message path gives them)."""
+    at a time as views of the chunk; either way copied once, into the table's columns."""
 
-    def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | list[Any]]] = []
+    kinds: dict[str, Kind] | None = None
+    most_bytes: int | None = None  # payloads longer than this are not decoded in bulk
+
+    def __init__(self, table: TopicTable) -> None:
+        self.table = table
+        self.failed = 0  # messages that did not decode
 
     def _bulk(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
         raise NotImplementedError
 
     def _one(self, payload: memoryview) -> Any:
-        """One message decoded and owned (the chunk's buffer goes); ValueError if it does not."""
-        raise NotImplementedError
-
-    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
-        """Row ``i`` of bulk columns as the message the per-message path would have decoded."""
+        """One message decoded (views of the chunk are fine: the table copies); ValueError if
+        it does not decode."""
         raise NotImplementedError
 
     def add(self, batch: Batch, which: np.ndarray) -> None:
-        log_time, publish_time = batch.log_time[which], batch.publish_time[which]
         columns = self._bulk_by_length(batch, which)
         if columns is not None:
-            self.parts.append((log_time, publish_time, columns))
+            self.table.add_block(batch.log_time[which], batch.publish_time[which], columns, self.kinds)
             return
-        decoded: list[Any] = []
-        for i in which:
+        table = self.table
+        for i in which.tolist():
             try:
-                decoded.append(self._one(batch.payload(i)))
+                message = self._one(batch.payload(i))
             except ValueError:
-                decoded.append(None)
-        self.parts.append((log_time, publish_time, decoded))
+                self.failed += 1
+                continue
+            table.add(int(batch.log_time[i]), int(batch.publish_time[i]), message)
 
     def _bulk_by_length(self, batch: Batch, which: np.ndarray) -> dict[str, np.ndarray] | None:
         """The chunk's rows decoded in bulk, one group per payload length (a step counter that
         grows a varint byte changes the length), put back in record order; None unless every
         group decodes to the same fields, dtypes and shapes."""
         lengths = batch.end[which] - batch.start[which]
+        if self.most_bytes is not None and len(lengths) and lengths.max() > self.most_bytes:
+            return None
         sizes = np.unique(lengths)
         if len(sizes) == 1:
             rows = batch.rows(which)
@@ -178,30 +202,6 @@ class _BulkRows:
             out[key] = column
         return out
 
-    def into(self, table: TopicTable, failed: dict[str, int]) -> int:
-        """Fill ``table``; the number of rows that did not decode (counted in ``failed``)."""
-        blocks = [data for _, _, data in self.parts if isinstance(data, dict)]
-        if blocks and len(blocks) == len(self.parts):
-            first = blocks[0]
-            if all(_same_fields(b, first) for b in blocks):
-                if len(blocks) > 1:
-                    first = {k: np.concatenate([b[k] for b in blocks]) for k in first}
-                log_time = np.concatenate([t for t, _, _ in self.parts])
-                publish_time = np.concatenate([p for _, p, _ in self.parts])
-                table.set_rows(log_time, publish_time, first)
-                return 0
-        bad = 0
-        for log_times, publish_times, data in self.parts:
-            values = (self._row(data, i) for i in range(len(log_times))) if isinstance(data, dict) else data
-            for log_time, publish_time, value in zip(log_times, publish_times, values, strict=True):
-                if value is None:
-                    bad += 1
-                else:
-                    table.add(int(log_time), int(publish_time), value)
-        if bad:
-            failed[table.topic] = failed.get(table.topic, 0) + bad
-        return bad
-
 
 class _TensorRows(_BulkRows):
     """A ``simrec.Tensor`` topic (`decode_tensors`): one ``data`` column."""
@@ -211,19 +211,18 @@ class _TensorRows(_BulkRows):
         return None if data is None else {"data": data}
 
     def _one(self, payload: memoryview) -> Any:
-        return np.array(decode_tensor(payload))
-
-    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
-        return columns["data"][i, ...]
+        return decode_tensor(payload)
 
 
 class _StateRows(_BulkRows):
     """A ``simrec.StateBatch`` topic (`decode_state_batches`), in bulk for batches of up to
-    ``BULK_STATE_BYTES`` (bigger ones cost one copy each either way, and bulk would add one)."""
+    ``BULK_STATE_BYTES`` (a bigger one is copied once from the chunk either way, and bulk would
+    add a copy)."""
+
+    kinds = STATE_BATCH_KINDS
+    most_bytes = BULK_STATE_BYTES
 
     def _bulk(self, rows: np.ndarray) -> dict[str, np.ndarray] | None:
-        if rows.shape[1] > BULK_STATE_BYTES:
-            return None
         decoded = decode_state_batches(rows)
         if decoded is None:
             return None
@@ -232,20 +231,9 @@ class _StateRows(_BulkRows):
 
     def _one(self, payload: memoryview) -> Any:
         try:
-            view = decode_state_batch(payload)
+            return decode_state_batch(payload)
         except Exception as exc:  # as the per-message decode: the file's problem, not a crash
             raise ValueError(str(exc)) from None
-        return StateBatchView(
-            view.step, view.sim_time, view.num_envs, {k: np.array(v) for k, v in view.tensors.items()}
-        )
-
-    def _row(self, columns: dict[str, np.ndarray], i: int) -> Any:
-        tensors = {
-            k.removeprefix("tensors."): v[i, ...] for k, v in columns.items() if k.startswith("tensors.")
-        }
-        return StateBatchView(
-            int(columns["step"][i]), float(columns["sim_time"][i]), int(columns["num_envs"][i]), tensors
-        )
 
 
 def _times(values: list[int] | np.ndarray) -> np.ndarray:
@@ -286,7 +274,7 @@ def collect(
     }
     kinds = {TENSOR_TYPE: _TensorRows, STATE_TYPE: _StateRows}
     bulk: dict[str, _BulkRows | FrameRows] = {
-        t: kinds[reader.topics[t].type_name]() for t in names if reader.topics[t].type_name in kinds
+        t: kinds[reader.topics[t].type_name](tables[t]) for t in names if reader.topics[t].type_name in kinds
     }
     frames = {t: FrameRows(tables[t]) for t in names if t in reader.image_topics}
     bulk.update(frames)
@@ -325,13 +313,11 @@ def collect(
                     continue
                 count += 1
     for topic, rows in bulk.items():
-        if isinstance(rows, FrameRows):
-            bad = rows.finish()
-            if bad:
-                undecoded[topic] = undecoded.get(topic, 0) + bad
-            count -= bad
-        else:  # a StateBatch that does not decode is said as the per-message decode says it
-            count -= rows.into(tables[topic], undecoded if isinstance(rows, _StateRows) else unflattened)
+        bad = rows.finish() if isinstance(rows, FrameRows) else rows.failed
+        if bad:  # a StateBatch that does not decode is said as the per-message decode says it
+            said = unflattened if isinstance(rows, _TensorRows) else undecoded
+            said[topic] = said.get(topic, 0) + bad
+        count -= bad
     reader.problems += [  # as ``iter_decoded`` says them (the CLI prints the reader's problems)
         f"{n} message(s) on {topic} could not be decoded and were skipped" for topic, n in undecoded.items()
     ]
