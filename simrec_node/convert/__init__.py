@@ -2,9 +2,11 @@
 iterators and torch datasets. ``open_log(path)`` gives a ``LogReader``; ``convert_to_npz`` /
 ``convert_to_parquet`` / ``convert_to_mp4`` do what ``simrec convert`` does.
 
-Every name is loaded from its module on first use, so reading a log into numpy does not pay for
-the video, Parquet and LeRobot writers' imports (~35 ms of a 100,000-message read back), and
-the torch datasets load torch only when first used.
+The reader and ``collect`` load with the package; the writers and datasets load from their
+modules on first use, so reading a log into numpy does not pay for the video, Parquet and
+LeRobot writers' imports (~35 ms of a 100,000-message read back), and the torch datasets load
+torch only when first used. (``collect`` shares its module's name, so it cannot be lazy: once
+the module is imported, the package attribute would be the module.)
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .collect import collect
 from .errors import ConvertError
+from .reader import LogReader, RawRecord, TopicInfo, open_log
 
 if TYPE_CHECKING:
     from .clips import convert_clips
-    from .collect import collect
     from .dataset import LogIterableDataset, StateBatchDataset
     from .episode_dataset import EpisodeDataset, EpisodeStream
     from .lerobot import LeRobotResult, export_lerobot
@@ -24,11 +27,9 @@ if TYPE_CHECKING:
     from .mp4 import Mp4Options, VideoStats, convert_to_mp4
     from .npz import META_KEY, NpzOptions, NpzResult, build_arrays, convert_to_npz
     from .parquet import ParquetOptions, ParquetResult, convert_to_parquet
-    from .reader import LogReader, RawRecord, TopicInfo, open_log
 
 _HOMES = {
     "convert_clips": "clips",
-    "collect": "collect",
     "LogIterableDataset": "dataset",
     "StateBatchDataset": "dataset",
     "EpisodeDataset": "episode_dataset",
@@ -47,10 +48,6 @@ _HOMES = {
     "ParquetOptions": "parquet",
     "ParquetResult": "parquet",
     "convert_to_parquet": "parquet",
-    "LogReader": "reader",
-    "RawRecord": "reader",
-    "TopicInfo": "reader",
-    "open_log": "reader",
 }
 
 __all__ = [
