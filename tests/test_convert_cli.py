@@ -86,6 +86,25 @@ def test_import_simrec_node_stays_cheap() -> None:
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
 
 
+def test_reading_into_numpy_loads_no_writer(demo_log: Path) -> None:
+    """``to_numpy`` and ``collect`` need the reader alone: the MP4, Parquet, NPZ and LeRobot
+    writers (and imageio's ffmpeg) load only when a conversion asks for them."""
+    code = (
+        "import sys, simrec_node\n"
+        "from simrec_node.convert import collect\n"
+        f"reader = simrec_node.open({str(demo_log)!r})\n"
+        "tables = collect(reader).tables\n"
+        "assert tables and all(t.rows for t in tables.values()), tables\n"
+        "writers = {'mp4', 'clips', 'parquet', 'npz', 'lerobot', 'lerobot_merge'}\n"
+        "loaded = {m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('simrec_node.convert.')}\n"
+        "assert not loaded & writers and 'imageio_ffmpeg' not in sys.modules, loaded & writers\n"
+        "from simrec_node.convert import convert_to_npz, META_KEY\n"
+        "assert callable(convert_to_npz) and META_KEY == '__meta__'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_interrupted_convert_leaves_no_file(tmp_path: Path) -> None:
     from simrec_node.msgs import encode_raw_image
     from tests.convert_logs import write_log

@@ -144,6 +144,39 @@ def test_bulk_equals_per_message_for_every_kind_of_topic(mixed_log: Path, allow_
         assert ("data" in mixed[0]) == allow_object and "ragged" in str(mixed[1] or mixed[2])
 
 
+def _big_states(count: int):
+    """StateBatches past ``BULK_STATE_BYTES`` (read one by one, copied from the chunk into their
+    columns), 5 MiB in all (a column in a map of its own), with a tensor missing from some and
+    one of another shape, between small messages on another topic."""
+    out = []
+    for i in range(count):
+        tensors = {"obs": np.full((256, 64), i, np.float32), "reward": np.arange(256, dtype=np.float32) + i}
+        if i % 9 == 4:
+            tensors["extra"] = np.full(3, i, np.float64)
+        if i == count - 2:
+            tensors["reward"] = np.zeros(128, np.float32)  # ragged: skipped or objects, as one by one
+        data = encode_state_batch(tensors, step=i, sim_time=i * 0.01, num_envs=256)
+        out.append(("/big", "simrec.StateBatch", T0 + i * 10 * MS, data))
+    return out + clocks(count, period_ns=10 * MS)
+
+
+@pytest.mark.parametrize("allow_object", [False, True])
+def test_big_states_are_copied_once_into_their_columns(tmp_path: Path, allow_object: bool) -> None:
+    log = write_log(tmp_path / "big.mcap", _big_states(80), chunk_size=300_000)
+    with simrec_node.open(log) as reader:
+        topics = _all(reader)
+        bulk = collect(reader, topics, allow_object=allow_object)
+        assert bulk.problems == []
+        assert_same(bulk.tables, reference(reader, topics, allow_object=allow_object))
+        arrays, skipped, notes = bulk.tables["/big"].finish()
+    obs = arrays["tensors.obs"]  # the log is closed: the column owns its memory
+    assert obs.shape == (80, 256, 64) and obs.flags.writeable
+    np.testing.assert_array_equal(obs[:, 0, 0], np.arange(80, dtype=np.float32))
+    obs[0] += 1  # writable memory of its own, not a view of a chunk
+    assert np.isnan(arrays["tensors.extra"][0]).all() and arrays["tensors.extra"][4].tolist() == [4.0] * 3
+    assert ("tensors.reward" in skipped) != allow_object
+
+
 def test_a_time_window_cuts_both_paths_alike(mixed_log: Path) -> None:
     with simrec_node.open(mixed_log) as reader:
         topics = _all(reader)

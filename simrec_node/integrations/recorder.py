@@ -691,13 +691,16 @@ class Recorder(GenesisRecording):
         return state
 
     def _set_type(self, state: _Topic, type_info: TypeInfo) -> None:
-        if state.type_name:
-            raise TopicTypeError(
-                f"{state.name} carries {state.type_name}, cannot log a {type_info.name} on it: "
-                "use another topic"
-            )
-        self._types.setdefault(type_info.name, type_info)
-        state.type_name = type_info.name
+        with self._numbering:  # two threads' first messages on a topic: the second finds it set
+            if state.type_name == type_info.name:
+                return
+            if state.type_name:
+                raise TopicTypeError(
+                    f"{state.name} carries {state.type_name}, cannot log a {type_info.name} on it: "
+                    "use another topic"
+                )
+            self._types.setdefault(type_info.name, type_info)
+            state.type_name = type_info.name
 
     # ------------------------------------------------------------------ graph and live view
 
