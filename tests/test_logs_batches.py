@@ -168,7 +168,7 @@ def test_big_states_are_copied_once_into_their_columns(tmp_path: Path, allow_obj
         bulk = collect(reader, topics, allow_object=allow_object)
         assert bulk.problems == []
         assert_same(bulk.tables, reference(reader, topics, allow_object=allow_object))
-        arrays, skipped, notes = bulk.tables["/big"].finish()
+        arrays, skipped, _ = bulk.tables["/big"].finish()
     obs = arrays["tensors.obs"]  # the log is closed: the column owns its memory
     assert obs.shape == (80, 256, 64) and obs.flags.writeable
     np.testing.assert_array_equal(obs[:, 0, 0], np.arange(80, dtype=np.float32))
