@@ -24,6 +24,16 @@ from simrec_node.mcap.records import MESSAGE_HEAD, PREFIX, Opcode, opcode_name
 _MESSAGE = int(Opcode.MESSAGE)
 _HEAD = PREFIX.size + MESSAGE_HEAD.size  # opcode, length, channel, sequence, log_time, publish_time
 _HEAD_RANGE = np.arange(_HEAD, dtype=np.int64)
+_HEAD_FIELDS = np.dtype(  # a Message record's head as ``PREFIX`` and ``MESSAGE_HEAD`` lay it out
+    [
+        ("opcode", "u1"),
+        ("length", "<u8"),
+        ("channel", "<u2"),
+        ("sequence", "<u4"),
+        ("log_time", "<u8"),
+        ("publish_time", "<u8"),
+    ]
+)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_U = np.zeros(0, dtype=np.uint64)
 
@@ -109,24 +119,20 @@ def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> t
     data = np.frombuffer(records, dtype=np.uint8)
     steps = np.diff(offsets)
     if len(steps) and steps[0] >= _HEAD and np.all(steps == steps[0]):  # records of one size
-        heads = np.lib.stride_tricks.as_strided(
-            data, shape=(len(offsets), _HEAD), strides=(int(steps[0]), 1), writeable=False
-        )
-    else:
-        heads = data[offsets[:, None] + _HEAD_RANGE]  # [n, 31]: one gather for every header
-    length = heads[:, 1:9].copy().view("<u8")[:, 0]
-    if np.any(heads[:, 0] != _MESSAGE) or np.any(length < MESSAGE_HEAD.size) or np.any(length > size):
+        heads = np.ndarray((len(offsets),), _HEAD_FIELDS, data, strides=(int(steps[0]),))  # no copy
+    else:  # one gather for every header
+        heads = data[offsets[:, None] + _HEAD_RANGE].view(_HEAD_FIELDS)[:, 0]
+    length = heads["length"]
+    if np.any(heads["opcode"] != _MESSAGE) or np.any(length < MESSAGE_HEAD.size) or np.any(length > size):
         return None
     end = offsets + PREFIX.size + length.astype(np.int64)
     if end[-1] != size or np.any(end[:-1] != offsets[1:]):
         return None
-    cid = heads[:, 9:11].copy().view("<u2")[:, 0].astype(np.int64)
-    log_time = heads[:, 15:23].copy().view("<u8")[:, 0]
+    cid = heads["channel"].astype(np.int64)
+    log_time = heads["log_time"]
     if np.any(cid != index[:, 0].astype(np.int64)) or np.any(log_time != index[:, 1]):
         return None
-    sequence = heads[:, 11:15].copy().view("<u4")[:, 0]
-    publish_time = heads[:, 23:31].copy().view("<u8")[:, 0]
-    return cid, sequence, log_time, publish_time, offsets + _HEAD, end
+    return cid, heads["sequence"], log_time, heads["publish_time"], offsets + _HEAD, end
 
 
 def message_records(
