@@ -92,10 +92,7 @@ class Column:
 
     def append(self, row: int, value: Any) -> None:
         """Row ``row``'s value, copied (a view of a decoded chunk is fine)."""
-        if self.rows is None and row != self.count:
-            self.rows = list(range(self.count))
-        if self.rows is not None:
-            self.rows.append(row)
+        self._number(row, 1)
         mode = self.mode
         if mode == "array":
             if value.shape != self.row_shape or value.dtype != self.dtype:
@@ -117,15 +114,20 @@ class Column:
             for i in range(n):
                 self.append(row + i, block[i])
             return
-        if self.rows is None and row != self.count:
-            self.rows = list(range(self.count))
-        if self.rows is not None:
-            self.rows.extend(range(row, row + n))
+        self._number(row, n)
         if fits:
             self._reserve(self.count + n)[self.count : self.count + n] = block
         else:
             self._values.extend(block.tolist())
         self.count += n
+
+    def _number(self, row: int, n: int) -> None:
+        """The next ``n`` values are rows ``row, row + 1, ...``: row numbers are kept only once a
+        row has been missed (a message without this field)."""
+        if self.rows is None and row != self.count:
+            self.rows = list(range(self.count))
+        if self.rows is not None:
+            self.rows.extend(range(row, row + n))
 
     def _reserve(self, rows: int) -> np.ndarray:
         """The buffer, grown (doubling) to hold at least ``rows`` rows."""
