@@ -22,7 +22,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -318,7 +318,7 @@ class LogFile:
             found = parse_chunk_header(self.buf, head.offset, self.size)
         except PARSE_ERRORS:
             raise Damage(head.offset, "no Chunk record where the chunk index points") from None
-        if replace(found, crc=UNREAD) != head:
+        if found._replace(crc=UNREAD) != head:
             raise Damage(head.offset, "the Chunk header does not match its chunk index")
         return found
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import lz4.frame
 import numpy as np
@@ -139,9 +140,10 @@ DECOMPRESSORS: dict[str, Callable[..., bytes | memoryview]] = {
 # ---------------------------------------------------------------- chunks
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkHeader:
-    """A Chunk record's fields, and where its compressed records lie in the file."""
+class ChunkHeader(NamedTuple):
+    """A Chunk record's fields, and where its compressed records lie in the file. (A named tuple,
+    as ``ChunkIndexRecord``: opening a log makes one of each per chunk, and a frozen dataclass
+    costs ~1 µs more to make, 0.6 ms of opening a log of 300 chunks.)"""
 
     offset: int  # of the record (opcode byte)
     length: int  # of the whole record, prefix included
@@ -365,8 +367,7 @@ class ChannelRecord:
     metadata: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkIndexRecord:
+class ChunkIndexRecord(NamedTuple):
     start_time: int
     end_time: int
     chunk_offset: int
