@@ -176,6 +176,33 @@ def test_large_message_gets_its_own_chunk(tmp_path: Path) -> None:
     assert chunks[1].compressed_size == chunks[1].uncompressed_size
 
 
+def test_a_quarter_chunk_message_sits_alone_and_small_ones_share(tmp_path: Path) -> None:
+    """A seek to a big message decompresses it alone; small messages still fill whole chunks."""
+    path = tmp_path / "quarter.mcap"
+    chunk_size = 1 << 20
+    state = bytes(range(256)) * (chunk_size // 4 // 256)  # exactly a quarter chunk, compressible
+    just_under = state[:-1]
+    with McapWriter(path, chunk_size=chunk_size) as w:
+        ch = w.add_channel("/state", "raw", 0)
+        small = w.add_channel("/joints", "raw", 0)
+        t = 0
+        for step in range(3):
+            for _ in range(50):
+                w.write(small, t, t, t, b"j" * 40)
+                t += 1
+            w.write(ch, step, t, t, state if step != 1 else just_under)
+            t += 1
+    with open(path, "rb") as f:
+        reader = make_reader(f, validate_crcs=True)
+        chunks = reader.get_summary().chunk_indexes
+        f.seek(0)
+        assert sum(1 for _ in make_reader(f).iter_messages()) == 153
+    # 50 small | a quarter chunk | 50 small, one just under a quarter, 50 small | a quarter chunk
+    spans = [(c.message_start_time, c.message_end_time) for c in chunks]
+    assert spans == [(0, 49), (50, 50), (51, 151), (152, 152)], spans
+    assert chunks[1].uncompressed_size == chunks[3].uncompressed_size == 31 + len(state)
+
+
 @pytest.mark.parametrize("compression", ["none", "zstd"])
 def test_big_raw_chunks_verify_and_data_section_crc_is_left_out(tmp_path: Path, compression: str) -> None:
     """Incompressible chunks are stored raw with a valid CRC; DataEnd says "no CRC" (0)."""

@@ -99,9 +99,7 @@ class Column:
                 self._irregular(row, value)
                 return
             self._reserve(self.count + 1)[self.count] = value
-        elif mode == "scalar":
-            self._values.append(value)
-        elif mode == "object":
+        elif mode != "skip":  # scalar or object: an array is kept owned, not as a view of a chunk
             self._values.append(np.array(value) if isinstance(value, np.ndarray) else value)
         self.count += 1
 
