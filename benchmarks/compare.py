@@ -137,6 +137,21 @@ def compile_tree(here: Path = HERE) -> None:
     )
 
 
+def case_spec(
+    workload: str, case: str, rep: int, size: dict, work_reps: int, directory: str, keep: bool = False
+) -> dict:
+    """What compare_case.py is handed for one case (as JSON)."""
+    return {
+        "workload": workload,
+        "case": case,
+        "rep": rep,
+        "size": size,
+        "work_reps": work_reps,
+        "dir": directory,
+        "keep": keep,
+    }
+
+
 def run_case(spec: dict, here: Path = HERE) -> dict:
     """One case in a fresh process, through ``here``'s compare_case.py (``here``: the benchmarks
     folder of this checkout, or of another one that compare_readback.py compares against)."""
@@ -381,15 +396,8 @@ def main() -> None:
         runs = schedule(workloads, cases, args.reps)
         for i, (rep, workload, case) in enumerate(runs):
             last = rep == args.reps - 1
-            spec = {
-                "workload": workload,
-                "case": case,
-                "rep": rep,
-                "size": size[workload],
-                "work_reps": work_reps,
-                "dir": args.dir if args.keep and last else tmp,
-                "keep": bool(args.keep and last),
-            }
+            keep = bool(args.keep and last)
+            spec = case_spec(workload, case, rep, size[workload], work_reps, args.dir if keep else tmp, keep)
             started = time.perf_counter()
             result = run_case(spec)
             results.append(result)

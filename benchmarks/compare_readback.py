@@ -44,15 +44,7 @@ def main() -> None:
         for rep in range(args.reps):
             for workload in compare.WORKLOADS:
                 for tree, case in RUNS[rep % len(RUNS) :] + RUNS[: rep % len(RUNS)]:
-                    spec = {
-                        "workload": workload,
-                        "case": case,
-                        "rep": rep,
-                        "size": size[workload],
-                        "work_reps": work_reps,
-                        "dir": tmp,
-                        "keep": False,
-                    }
+                    spec = compare.case_spec(workload, case, rep, size[workload], work_reps, tmp)
                     result = compare.run_case(spec, trees[tree])
                     if "read_s" in result:
                         reads.setdefault((workload, tree, case), []).append(result["read_s"])
