@@ -4,18 +4,28 @@ damaged chunks, lying or missing message indexes and files without a summary."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import simrec_node
 from simrec_node.convert import collect
 from simrec_node.convert.collect import TopicTable
+from simrec_node.convert.pixels import FrameRows
 from simrec_node.logs import Log
 from simrec_node.mcap.records import ChunkHeader
-from simrec_node.msgs import decode_image, encode_compressed_image, encode_state_batch, encode_tensor
+from simrec_node.msgs import (
+    decode_image,
+    encode_compressed_image,
+    encode_raw_image,
+    encode_state_batch,
+    encode_tensor,
+    foxglove_message_class,
+)
 from tests.convert_logs import MS, T0, clocks, state_batches, tensors, write_log
 
 
@@ -281,3 +291,66 @@ def test_a_file_without_summary_is_walked(mixed_log: Path, tmp_path: Path) -> No
         bulk = collect(reader, topics, allow_object=True)
         assert_same(bulk.tables, reference(reader, topics, allow_object=True))
         assert bulk.tables["/flood/t0"].rows > 0
+
+
+def _image_frames() -> list[tuple[str, str, int, bytes]]:
+    """Frames of every kind the reader decodes into its columns: JPEG in colour (two of them
+    broken), mono JPEG, PNG, CMYK JPEG (through Pillow) and RawImage."""
+    rng = np.random.default_rng(3)
+    out = []
+    compressed = foxglove_message_class("CompressedImage")
+    for i in range(40):
+        data = encode_compressed_image(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8))
+        if i in (7, 8):
+            data = compressed(format="jpeg", data=compressed.FromString(data).data[:300]).SerializeToString()
+        out.append(("/cam/rgb", "foxglove.CompressedImage", T0 + i * 33 * MS, data))
+    for i in range(12):
+        mono = rng.integers(0, 255, (16, 20), dtype=np.uint8)
+        out.append(("/cam/mono", "foxglove.CompressedImage", T0 + i * 40 * MS, encode_compressed_image(mono)))
+        rgb = rng.integers(0, 255, (16, 20, 3), dtype=np.uint8)
+        png = encode_compressed_image(rgb, format="png")
+        out.append(("/cam/png", "foxglove.CompressedImage", T0 + i * 40 * MS + 1, png))
+        out.append(("/cam/raw", "foxglove.RawImage", T0 + i * 40 * MS + 2, encode_raw_image(rgb)))
+        cmyk = io.BytesIO()
+        Image.fromarray(rgb).convert("CMYK").save(cmyk, format="JPEG")
+        message = compressed(format="jpeg", data=cmyk.getvalue()).SerializeToString()
+        out.append(("/cam/cmyk", "foxglove.CompressedImage", T0 + i * 40 * MS + 3, message))
+    return out
+
+
+def _frames_one_by_one(reader, topic: str) -> np.ndarray:
+    frames = []
+    for message in reader.iter_raw([topic]):
+        try:
+            frames.append(decode_image(message.type_name, message.data))
+        except ValueError:
+            continue
+    return np.stack(frames)
+
+
+def test_frames_are_decoded_into_their_column_whatever_their_format(tmp_path: Path) -> None:
+    """Frames decoded on the pool straight into their column's rows: a frame that does not
+    decode leaves no hole, a column whose count was too small grows, every format lands the
+    same as decoding it on its own."""
+    log = write_log(tmp_path / "frames.mcap", _image_frames(), chunk_size=8192)
+    with simrec_node.open(log) as reader:
+        topics = reader.image_topics
+        assert sorted(topics) == ["/cam/cmyk", "/cam/mono", "/cam/png", "/cam/raw", "/cam/rgb"]
+        bulk = collect(reader, topics)
+        assert bulk.problems == ["2 message(s) on /cam/rgb could not be decoded and were skipped"]
+        for topic in topics:
+            expected = _frames_one_by_one(reader, topic)
+            arrays, skipped, notes = bulk.tables[topic].finish()
+            assert (skipped, notes) == ({}, {}), topic
+            np.testing.assert_array_equal(arrays["data"], expected, err_msg=topic)
+            assert len(arrays["log_time"]) == len(expected)
+        assert bulk.tables["/cam/rgb"].rows == 38 and bulk.tables["/cam/mono"].arrays()["data"].ndim == 3
+        # A table told to expect one frame: its column grows while frames are being decoded.
+        small = TopicTable("/cam/rgb", "foxglove.CompressedImage", 1, False)
+        rows = FrameRows(small)
+        with Log(log) as whole:
+            channel = next(c for c in whole.channels.values() if c.topic == "/cam/rgb")
+            for batch in whole.batches([channel]):
+                rows.add(batch, np.arange(len(batch)))
+        assert rows.finish() == 2
+        np.testing.assert_array_equal(small.arrays()["data"], _frames_one_by_one(reader, "/cam/rgb"))

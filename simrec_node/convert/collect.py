@@ -73,6 +73,14 @@ class TopicTable:
                 column = columns[key] = Column(key, kinds.get(key), value, self.capacity, self.allow_object)
             column.append(row, value)
 
+    def place(self, log_time: int, publish_time: int, key: str, at: int) -> None:
+        """One row whose only value, field ``key``, was written in place at its column's buffer
+        row ``at`` (``Column.slot``)."""
+        self._log_time.append(log_time)
+        self._publish_time.append(publish_time)
+        self.columns[key].place(self.rows, at)
+        self.rows += 1
+
     def add_block(
         self,
         log_time: np.ndarray,

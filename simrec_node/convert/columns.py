@@ -119,6 +119,26 @@ class Column:
             self._values.extend(block.tolist())
         self.count += n
 
+    def slot(self, at: int, grow: bool = False) -> np.ndarray | None:
+        """Row ``at`` of the buffer, for a value to be written there in place (then ``place``):
+        None unless the column holds one array per row and has room (``grow``: make room, which
+        moves the buffer, so only while no value is being written into it)."""
+        if self.mode != "array":
+            return None
+        if at >= len(self._buf):
+            if not grow:
+                return None
+            self._reserve(at + 1)
+        return self._buf[at]
+
+    def place(self, row: int, at: int) -> None:
+        """Row ``row``'s value is in buffer row ``at`` (a ``slot`` at or past ``count``), written
+        there in place: moved down to ``count`` when rows before it were not filled."""
+        self._number(row, 1)
+        if at != self.count:
+            self._buf[self.count] = self._buf[at]
+        self.count += 1
+
     def _number(self, row: int, n: int) -> None:
         """The next ``n`` values are rows ``row, row + 1, ...``: row numbers are kept only once a
         row has been missed (a message without this field)."""

@@ -38,37 +38,63 @@ def _decoders() -> ThreadPoolExecutor:
         return _pool
 
 
-def _decode(type_name: str, data: bytes) -> np.ndarray | None:
+def _decode(type_name: str, data: bytes, out: np.ndarray | None) -> np.ndarray | None:
     try:
-        return decode_image(type_name, data)
+        return decode_image(type_name, data, out)
     except Exception:  # a malformed frame is the file's problem, not a crash
         return None
 
 
 class FrameRows:
     """An image topic's frames, decoded on the pool in arrival order and added to ``table`` as
-    they finish (at most ``_AHEAD`` in flight). Frames that do not decode are counted."""
+    they finish (at most ``_AHEAD`` in flight). Frames that do not decode are counted.
+
+    Once the table has its ``data`` column (the first frame taken), each frame is decoded
+    straight into a row of the column's buffer (``Column.slot``): a frame's pixels are written
+    once, by the thread that decodes them, with no array of their own to fault in and copy. Its
+    row is past every row the frames ahead of it can take; one that fails leaves a gap, closed
+    by moving the next frames down as they are taken (``Column.place``). A frame of another
+    shape comes back as its own array and makes the column ragged, as ``TopicTable.add`` says."""
 
     def __init__(self, table: TopicTable) -> None:
         self.table = table
         self.failed = 0
         self._pool = _decoders()
-        self._pending: deque[tuple[int, int, Future]] = deque()
+        # (log_time, publish_time, decoding, its buffer row or None, that row's index)
+        self._pending: deque[tuple[int, int, Future, np.ndarray | None, int]] = deque()
+        self._next = 0  # the buffer row the next frame may take
 
     def add(self, batch: Batch, which: np.ndarray) -> None:
         type_name = self.table.type_name
         for i in which.tolist():
             data = bytes(batch.payload(i))  # owned: the chunk's buffer goes with the batch
-            future = self._pool.submit(_decode, type_name, data)
-            self._pending.append((int(batch.log_time[i]), int(batch.publish_time[i]), future))
+            slot, at = self._slot()
+            future = self._pool.submit(_decode, type_name, data, slot)
+            self._pending.append((int(batch.log_time[i]), int(batch.publish_time[i]), future, slot, at))
             while len(self._pending) > _AHEAD:
                 self._take()
 
+    def _slot(self) -> tuple[np.ndarray | None, int]:
+        """The buffer row the next frame is decoded into (None: into an array of its own)."""
+        column = self.table.columns.get("data")
+        if column is None:
+            return None, -1
+        at = max(self._next, column.count + len(self._pending))
+        slot = column.slot(at)
+        if slot is None and column.mode == "array":  # the buffer is full: grow it, none in flight
+            self.finish()
+            at = column.count
+            slot = column.slot(at, grow=True)
+        self._next = at + 1
+        return slot, at
+
     def _take(self) -> None:
-        log_time, publish_time, future = self._pending.popleft()
+        log_time, publish_time, future, slot, at = self._pending.popleft()
         pixels = future.result()
         if pixels is None:
             self.failed += 1
+        elif pixels is slot and self.table.columns["data"].mode == "array":
+            self.table.place(log_time, publish_time, "data", at)
         else:
             self.table.add(log_time, publish_time, pixels)
 
