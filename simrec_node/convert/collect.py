@@ -188,7 +188,7 @@ class _BulkRows:
         lengths = batch.end[which] - batch.start[which]
         if self.most_bytes is not None and len(lengths) and lengths.max() > self.most_bytes:
             return None
-        sizes = np.unique(lengths)
+        sizes = _distinct(lengths)
         if len(sizes) == 1:
             rows = batch.rows(which)
             return self._bulk(rows) if rows is not None else None
@@ -244,6 +244,19 @@ class _StateRows(_BulkRows):
             raise ValueError(str(exc)) from None
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of small non-negative integers (channel ids, payload lengths), sorted:
+    ``np.unique`` less its first call's import of ``numpy.ma`` (8 ms of reading a small log) and
+    its sort (0.5 ms for a chunk of 25,000 messages)."""
+    if not len(values) or (values == values[0]).all():
+        return values[:1]
+    low, high = int(values.min()), int(values.max())
+    if high - low < 1 << 16:
+        return np.flatnonzero(np.bincount(values - low)) + low
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def _times(values: list[int] | np.ndarray) -> np.ndarray:
     """Nanosecond times as int64, or uint64 where a log holds times past 2**63 (valid MCAP)."""
     if isinstance(values, np.ndarray):
@@ -291,7 +304,7 @@ def collect(
     undecoded: dict[str, int] = {}
     decoders: dict[int, Decoder | None] = {}
     for batch in reader.iter_batches(names, start, end, progress=progress):
-        ids = np.unique(batch.channel)
+        ids = _distinct(batch.channel)
         for cid in ids.tolist():
             which = np.flatnonzero(batch.channel == cid) if len(ids) > 1 else np.arange(len(batch))
             channel = reader.channel(cid)

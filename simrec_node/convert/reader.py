@@ -28,7 +28,7 @@ _UNSET = object()
 TIME_AXES = ("auto", "sim", "log")
 
 
-@dataclass(frozen=True)
+@dataclass
 class TopicInfo:
     """A topic's message type and how many messages the log holds for it."""
 

@@ -9,7 +9,7 @@ from simrec_node.logs import LogFileError
 __all__ = ["EpisodeSummary", "FileEntry", "LogFileError", "LogSummary", "TopicSummary"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class TopicSummary:
     """Per-topic counts. Times are log times in ns; ``None`` when the topic has no messages."""
 
@@ -30,7 +30,7 @@ class TopicSummary:
     sim_frequency_hz: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class EpisodeSummary:
     """What the ``/episodes`` channel says: how many episodes, their returns and outcomes."""
 
@@ -45,7 +45,7 @@ class EpisodeSummary:
     truncated: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileEntry:
     """One file of a split log, as `simrec info` lists it."""
 
@@ -57,7 +57,7 @@ class FileEntry:
     indexed: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class LogSummary:
     """Everything `simrec info` shows about one MCAP file.
 

@@ -1,20 +1,22 @@
 """A chunk's messages as columns: channel, sequence, times and payload spans as numpy arrays.
 
 Bulk readers (``convert``'s columns, the torch dataset) want a chunk's messages of a topic as
-one array, not one Python object per message. ``chunk_batch`` finds every message record of a
-chunk from the chunk's MessageIndex records (one ``frombuffer`` per channel) and reads every
-header with one numpy gather. The index lies outside the chunk and no CRC covers it, so it is
-trusted only when it proves itself: its offsets, sorted, must tile the chunk's records exactly
-(each a Message record of the indexed channel and time, each ending where the next begins, the
-last at the chunk's end), which is what a walk of the records from the start would find. Where
-it does not (no index, a chunk that also holds Schema/Channel records, damage), the records are
-walked one by one in Python, with the walk's damage rule: keep the messages before a break,
-say what broke.
+one array, not one Python object per message. ``chunk_batch`` reads every header of a chunk's
+message records with one numpy view or gather, found one of two ways. Records of one size (a
+topic's fixed-size tensors, a lone big message) are found from the first record's length: the
+chunk is a whole number of them, and every one found there is a Message record of that length,
+so each ends where the next begins and the last at the chunk's end, which is what a walk of
+the records would find. Other chunks are found from their MessageIndex records (one
+``frombuffer`` per channel): the index lies outside the chunk and no CRC covers it, so it is
+trusted only when it proves itself the same way: its offsets, sorted, must tile the chunk's
+records exactly, each a Message record of the indexed channel and time. Where neither holds (no
+index, a chunk that also holds Schema/Channel records, damage), the records are walked one by
+one in Python, with the walk's damage rule: keep the messages before a break, say what broke.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,17 +84,20 @@ class Batch:
 
 def chunk_batch(
     records: bytes | bytearray | memoryview,
-    index: np.ndarray | None,
+    index: Callable[[], np.ndarray | None],
     channels: np.ndarray,
     lo: int,
     hi: int,
     broken: list[str],
 ) -> Batch:
-    """The chunk's messages as a `Batch`. ``index`` is the chunk's MessageIndex entries of every
-    channel as ``[n, 3]`` uint64 (channel id, log_time, offset), or None; ``channels`` maps the
-    file's channel id to the log's (-1: not wanted). What broke the records' framing, if
-    something did, is added to ``broken``."""
-    found = _from_index(records, index) if index is not None and len(index) else None
+    """The chunk's messages as a `Batch`. ``index()`` gives the chunk's MessageIndex entries of
+    every channel as ``[n, 3]`` uint64 (channel id, log_time, offset), or None (asked only when
+    the records are not of one size); ``channels`` maps the file's channel id to the log's (-1:
+    not wanted). What broke the records' framing, if something did, is added to ``broken``."""
+    found = _of_one_size(records)
+    if found is None:
+        entries = index()
+        found = _from_index(records, entries) if entries is not None and len(entries) else None
     if found is None:
         return scan_batch(records, channels, lo, hi, broken)
     cid, sequence, log_time, publish_time, start, end = found
@@ -105,6 +110,23 @@ def chunk_batch(
     return Batch(
         records, ours[keep], sequence[keep], log_time[keep], publish_time[keep], start[keep], end[keep]
     )
+
+
+def _of_one_size(records: bytes | bytearray | memoryview) -> tuple[np.ndarray, ...] | None:
+    """Every message's header where the chunk is Message records of one size, else None."""
+    size = len(records)
+    if size < _HEAD:
+        return None
+    opcode, length = PREFIX.unpack_from(records, 0)
+    step = PREFIX.size + length
+    if opcode != _MESSAGE or length < MESSAGE_HEAD.size or size % step:
+        return None
+    heads = np.ndarray((size // step,), _HEAD_FIELDS, records, strides=(step,))  # no copy
+    if np.any(heads["opcode"] != _MESSAGE) or np.any(heads["length"] != length):
+        return None
+    offsets = np.arange(0, size, step, dtype=np.int64)
+    cid = heads["channel"].astype(np.int64)
+    return cid, heads["sequence"], heads["log_time"], heads["publish_time"], offsets + _HEAD, offsets + step
 
 
 def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> tuple[np.ndarray, ...] | None:

@@ -62,7 +62,7 @@ from .errors import LogFileError
 _RECENT = 2  # decompressed chunks kept for the next read of the same chunk
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Loose:
     """A Message record outside any chunk."""
 
@@ -97,7 +97,7 @@ def piece_end(piece: Piece) -> int:
     return piece.log_time if isinstance(piece, Loose) else piece.end_time
 
 
-@dataclass(frozen=True)
+@dataclass
 class Timeline:
     """A file's pieces by start time, for bisecting: ``reach[i]`` is the latest end time of
     ``order[:i + 1]`` (non-decreasing even where chunks overlap)."""

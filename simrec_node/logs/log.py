@@ -20,6 +20,7 @@ reader goes on and the whole chunk is read (a mismatch is then said in ``skipped
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import os
@@ -316,7 +317,8 @@ class Log:
                         except Damage as exc:
                             self._skip_chunk(file, piece, exc)
                             continue
-                        batch = chunk_batch(records, file.message_index(piece), ids, lo, hi, broken)
+                        index = functools.partial(file.message_index, piece)
+                        batch = chunk_batch(records, index, ids, lo, hi, broken)
                         self._skip_rest(file, piece, broken)
                         if progress is not None:
                             progress(base + piece.data_end, total)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Channel:
     """One channel of a log: its topic, message encoding and schema.
 

@@ -20,7 +20,7 @@ from .errors import McapFileError
 from .records import FOOTER_BODY, FOOTER_SIZE, MAGIC, PREFIX, Opcode
 
 
-@dataclass(frozen=True)
+@dataclass
 class Footer:
     offset: int
     summary_start: int

@@ -28,7 +28,7 @@ from .records import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Break:
     """Where the data section stopped being readable, and where reading resumed."""
 

@@ -291,8 +291,9 @@ def decode_tensor(data: bytes | bytearray | memoryview) -> np.ndarray:
 
 def decode_tensors(rows: np.ndarray) -> np.ndarray | None:
     """Many serialized ``simrec.Tensor`` messages at once: ``rows`` is ``[n, L]`` uint8, one
-    message per row. Returns the ``[n, *shape]`` array, or None when the rows do not share one
-    layout (then decode them one by one).
+    message per row. Returns the ``[n, *shape]`` array (a view of ``rows`` where the dtype needs
+    no widening: copy what you keep), or None when the rows do not share one layout (then decode
+    them one by one).
 
     Why it is exact: every row's bytes outside the first row's data region are checked equal to
     the first row's, so every row parses as the first does, with its own data bytes.
@@ -314,7 +315,7 @@ def decode_tensors(rows: np.ndarray) -> np.ndarray | None:
         return None
     if not ((rows[:, :offset] == rows[0, :offset]).all() and (rows[:, stop:] == rows[0, stop:]).all()):
         return None
-    data = np.ascontiguousarray(rows[:, offset:stop]).view(info.wire).reshape(n, *shape)
+    data = rows[:, offset:stop].view(info.wire).reshape(n, *shape)
     return data.astype(info.result) if info.narrowed else data
 
 
@@ -494,8 +495,9 @@ _BATCH_HEAD_TAGS = {0x08: ("step", True), 0x11: ("sim_time", False), 0x18: ("num
 
 def decode_state_batches(rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
     """Many serialized ``simrec.StateBatch`` messages at once: ``rows`` is ``[n, L]`` uint8, one
-    message per row. Returns ``({"step", "sim_time", "num_envs"}: [n] arrays, {name: [n, *shape]})``,
-    or None when the rows do not share one layout (then decode them one by one).
+    message per row. Returns ``({"step", "sim_time", "num_envs"}: [n] arrays, {name: [n, *shape]})``
+    (tensors as views of ``rows`` where their dtype needs no widening: copy what you keep), or
+    None when the rows do not share one layout (then decode them one by one).
 
     Why it is exact: the first row parses as header fields (step, sim_time, num_envs, each once,
     no other field) then canonical map entries (``decode_state_batch``'s fast path); every row
@@ -555,7 +557,7 @@ def decode_state_batches(rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[
     for offset, head, name, info, shape in skeleton:
         at = pos + offset + len(head)
         nbytes = info.wire.itemsize * math.prod(shape)
-        data = np.ascontiguousarray(rows[:, at : at + nbytes]).view(info.wire).reshape(n, *shape)
+        data = rows[:, at : at + nbytes].view(info.wire).reshape(n, *shape)
         if info.narrowed:  # as _restore_dtype: float16 overflow is inf, bool any non-zero byte
             with np.errstate(over="ignore"):
                 data = data.astype(info.result)
