@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mcap.reader import make_reader
 from PIL import Image
 
 import simrec_node
@@ -354,3 +355,22 @@ def test_frames_are_decoded_into_their_column_whatever_their_format(tmp_path: Pa
                 rows.add(batch, np.arange(len(batch)))
         assert rows.finish() == 2
         np.testing.assert_array_equal(small.arrays()["data"], _frames_one_by_one(reader, "/cam/rgb"))
+
+
+@pytest.mark.parametrize("compression", ["zstd", "none"])
+def test_payloads_kept_past_their_chunk_stay_as_read(tmp_path: Path, compression: str) -> None:
+    """Chunks are read into buffers that are used again once nothing refers to them: payloads
+    kept as views (no copy) past their chunk, and whole batches kept, still hold what the file
+    holds when the read is over (the `mcap` package's reader says what that is)."""
+    path = write_log(tmp_path / "kept.mcap", _flood(3000, 3), compression=compression, chunk_size=4096)
+    with path.open("rb") as f:
+        expected = [(c.topic, m.log_time, m.data) for _, c, m in make_reader(f).iter_messages()]
+    with Log(path) as log:
+        assert len(_chunks(path)) > 20
+        kept = [(m.topic, m.log_time, m.data) for m in log.messages()]  # views of the chunks
+        batches = list(log.batches())
+        for _ in log.batches():  # a pass that keeps nothing hands the buffers round again
+            pass
+        assert [(topic, time, bytes(data)) for topic, time, data in kept] == expected
+        payloads = [bytes(batch.payload(i)) for batch in batches for i in range(len(batch))]
+        assert sorted(payloads) == sorted(data for _, _, data in expected)

@@ -8,11 +8,12 @@ array when allowed, or is dropped with the reason kept for the summary.
 
 from __future__ import annotations
 
-import mmap
 import os
 from typing import Any
 
 import numpy as np
+
+from simrec_node.logs.buffers import empty_bytes
 
 from .fields import Kind
 
@@ -29,23 +30,14 @@ def _most_bytes() -> int:
 
 
 _MOST_BYTES = _most_bytes()
-_MAPPED_BYTES = 4 << 20  # buffers from this size on are mapped on their own (``empty_rows``)
 
 
 def empty_rows(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised ``[rows, *row_shape]`` array whose pages come as rows are written.
-
-    A large one is an anonymous private map of its own, in ordinary pages, rather than numpy's
-    allocation: numpy asks the kernel for transparent huge pages on arrays of 4 MiB and more, and
-    where huge pages are slow to fault in (a Firecracker VM here: 0.04-0.9 s to first write
-    320 MB, against a steady 0.18-0.25 s in 4 KiB pages) the same read back swung 2x from run
-    to run. Freed with the array, as numpy's would be."""
+    """An uninitialised ``[rows, *row_shape]`` array whose pages come as rows are written (a large
+    one in ordinary pages: see ``logs.buffers.empty_bytes``)."""
     dtype = np.dtype(dtype)
     nbytes = rows * int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes < _MAPPED_BYTES:
-        return np.empty((rows, *row_shape), dtype=dtype)
-    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    return np.frombuffer(pages, dtype=dtype).reshape(rows, *row_shape)
+    return empty_bytes(nbytes).view(dtype).reshape(rows, *row_shape)
 
 
 class Column:

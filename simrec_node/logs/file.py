@@ -57,6 +57,7 @@ from simrec_node.mcap.source import mapped, read_footer
 from simrec_node.mcap.summary import Summary, read_header, read_summary
 from simrec_node.mcap.walk import Break, DataWalk
 
+from .buffers import Buffers
 from .errors import LogFileError
 
 _RECENT = 2  # decompressed chunks kept for the next read of the same chunk
@@ -132,6 +133,8 @@ class LogFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._stack = ExitStack()
+        self._buffers = Buffers()  # what zstd and stored chunks are read into, reused once free
+        self._stack.callback(self._buffers.clear)
         self.buf, self.size = self._stack.enter_context(mapped(path, LogFileError))
         # Chunks are read with pread (a kernel copy at memory speed), not through the map (page
         # faults 4 KiB at a time cost several times as much on a multi-gigabyte log).
@@ -372,10 +375,16 @@ class LogFile:
                 raise Damage(head.offset, "the file ends inside the chunk")
             _will_need(self.buf, head.data_start, head.data_end)
             return chunk_records(self.buf, head)
-        data = os.pread(self._fd, size, head.data_start)
-        if len(data) != size:
+        into = self._buffers.take(head.uncompressed_size) if head.compression in ("", "zstd") else None
+        if head.compression or into is None or size != head.uncompressed_size:
+            data = os.pread(self._fd, size, head.data_start)
+            got = len(data)
+        else:  # stored records: read straight into the buffer
+            data = memoryview(into)[:size]
+            got = os.preadv(self._fd, [data], head.data_start)
+        if got != size:
             raise Damage(head.offset, "the file ends inside the chunk (did it shrink?)")
-        records = decompress(head, data)
+        records = decompress(head, data, into)
         with self._recent_lock:
             if len(self._recent) >= _RECENT:
                 del self._recent[next(iter(self._recent))]

@@ -24,6 +24,8 @@ import zstandard
 
 from .crc import crc32
 
+Buffer = bytearray | memoryview | np.ndarray  # writable memory to decompress into
+
 MAGIC = b"\x89MCAP0\r\n"
 
 
@@ -94,11 +96,16 @@ class Damage(Exception):
 _local = threading.local()
 
 
-def _zstd(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
+def _zstd(
+    data: bytes | memoryview, size: int, limit: int | None = None, into: Buffer | None = None
+) -> bytes | memoryview:
     decompressor = getattr(_local, "zstd", None)
     if decompressor is None:  # one per thread: zstandard's objects are not thread-safe
         decompressor = _local.zstd = zstandard.ZstdDecompressor()
-    if limit is None and zstandard.frame_content_size(data) >= 0:  # zstd sizes its buffer from the frame
+    stated = zstandard.frame_content_size(data) if limit is None else -1
+    if stated == size and into is not None:
+        return _zstd_into(decompressor, data, memoryview(into)[:size])
+    if stated >= 0:  # zstd sizes its buffer from the frame
         return decompressor.decompress(data, max_output_size=size)
     # No size in the frame: zstd would allocate the chunk's stated size up front, and that word
     # may be damage. Read it in pieces instead, never more than is there (plus one to tell).
@@ -112,7 +119,18 @@ def _zstd(data: bytes | memoryview, size: int, limit: int | None = None) -> byte
     return b"".join(pieces)
 
 
-def _lz4(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes:
+def _zstd_into(
+    decompressor: zstandard.ZstdDecompressor, data: bytes | memoryview, out: memoryview
+) -> memoryview:
+    """``data`` decompressed into ``out`` (the frame states its size); short if it holds less."""
+    have = 0
+    with decompressor.stream_reader(data) as reader:
+        while have < len(out) and (got := reader.readinto(out[have:])):
+            have += got
+    return out[:have]
+
+
+def _lz4(data: bytes | memoryview, size: int, limit: int | None = None, into: Buffer | None = None) -> bytes:
     # Bounded by the chunk's stated size: a damaged frame header must not size the buffer.
     stated = lz4.frame.get_frame_info(data)["content_size"]
     if stated and stated != size:
@@ -124,12 +142,16 @@ def _lz4(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes
     return out
 
 
-def _stored(data: bytes | memoryview, size: int, limit: int | None = None) -> bytes | memoryview:
+def _stored(
+    data: bytes | memoryview, size: int, limit: int | None = None, into: Buffer | None = None
+) -> bytes | memoryview:
     return data if limit is None else data[:limit]
 
 
-# compression name -> (compressed bytes, stated uncompressed size, [limit]) -> records (with a
-# limit: only the first ``limit`` bytes of them, decompressed no further)
+# compression name -> (compressed bytes, stated uncompressed size, [limit], [into]) -> records
+# (with a limit: only the first ``limit`` bytes of them, decompressed no further; ``into``: a
+# writable buffer of at least the stated size that zstd decompresses into when the frame states
+# that size, the records then being a view of it)
 DECOMPRESSORS: dict[str, Callable[..., bytes | memoryview]] = {
     "": _stored,
     "zstd": _zstd,
@@ -205,15 +227,17 @@ def find_next_chunk(buf: object, start: int, end: int) -> int | None:
         pos += 1
 
 
-def decompress(head: ChunkHeader, data: bytes | memoryview) -> bytes | memoryview:
-    """The chunk's records, checked against its stated size and CRC; raises Damage otherwise."""
+def decompress(head: ChunkHeader, data: bytes | memoryview, into: Buffer | None = None) -> bytes | memoryview:
+    """The chunk's records, checked against its stated size and CRC; raises Damage otherwise.
+    ``into``: a writable buffer of at least the stated size that may hold them (see
+    ``DECOMPRESSORS``)."""
     method = DECOMPRESSORS.get(head.compression)
     if method is None:
         raise Damage(head.offset, f"unsupported chunk compression {head.compression!r}")
     if head.uncompressed_size > MAX_CHUNK:
         raise Damage(head.offset, f"a chunk that claims {head.uncompressed_size} bytes uncompressed")
     try:
-        out = method(data, head.uncompressed_size)
+        out = method(data, head.uncompressed_size, into=into)
     except Exception as exc:  # zstd/lz4 raise their own error types for corrupt frames
         raise Damage(head.offset, f"cannot decompress ({type(exc).__name__}: {exc})") from None
     if len(out) != head.uncompressed_size:
