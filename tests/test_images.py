@@ -87,6 +87,48 @@ def test_compressed_image_errors() -> None:
         decode_image("foxglove.CompressedImage", bogus)
 
 
+def test_jpeg_that_libjpeg_only_warns_about_decodes_as_pillow_does() -> None:
+    """Extraneous bytes before a marker: libjpeg warns, simplejpeg (strict) refuses, and the
+    frame is decoded by Pillow instead, to the same pixels as the clean file's."""
+    cls = sdk_class("CompressedImage")
+    clean = encode_compressed_image(noise((48, 64, 3)))
+    jpeg = cls.FromString(clean).data
+    warned = cls(format="jpeg", data=jpeg[:-2] + b"\x00\x00" + jpeg[-2:]).SerializeToString()
+    expected = decode_image("foxglove.CompressedImage", clean)
+    np.testing.assert_array_equal(decode_image("foxglove.CompressedImage", warned), expected)
+    truncated = cls(format="jpeg", data=jpeg[: len(jpeg) // 2]).SerializeToString()
+    with pytest.raises(ValueError, match="cannot decode jpeg image data"):
+        decode_image("foxglove.CompressedImage", truncated)
+
+
+def test_damaged_jpeg_frames_decode_or_say_why() -> None:
+    """Flipped bytes, zeroed runs and cuts anywhere in a frame: each one decodes (JPEG has no
+    checksum) or raises ValueError; never another error, never a crash of the process."""
+    cls = sdk_class("CompressedImage")
+    jpeg = cls.FromString(encode_compressed_image(gradient(96, 128), quality=80)).data
+    rng = np.random.default_rng(7)
+    outcomes = {"decoded": 0, "refused": 0}
+    for trial in range(300):
+        data = bytearray(jpeg)
+        at = int(rng.integers(0, len(data)))
+        if trial % 3 == 0:
+            data[at] ^= 1 << int(rng.integers(0, 8))
+        elif trial % 3 == 1:
+            end = at + int(rng.integers(1, 64))
+            data[at:end] = bytes(len(data[at:end]))
+        else:
+            del data[at:]
+        message = cls(format="jpeg", data=bytes(data)).SerializeToString()
+        try:
+            pixels = decode_image("foxglove.CompressedImage", message)
+        except ValueError:
+            outcomes["refused"] += 1
+        else:
+            assert pixels.dtype == np.uint8 and pixels.ndim in (2, 3)
+            outcomes["decoded"] += 1
+    assert outcomes["decoded"] > 0 and outcomes["refused"] > 0, outcomes
+
+
 # --- RawImage --------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from simrec_node.graph.node_args import NodeArgs
+from simrec_node.mcap.writer import CHUNK_SIZE
 from simrec_node.record import (
     RecorderNode,
     RecordOptions,
@@ -50,9 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--compression", choices=["zstd", "lz4", "none"], default="zstd", help="chunk compression"
     )
-    parser.add_argument(
-        "--chunk-size", type=positive_int, default=4 * 1024 * 1024, help="chunk size in bytes"
-    )
+    parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE, help="chunk size in bytes")
     parser.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     parser.add_argument("--max-messages", type=positive_int, help="stop after recording this many messages")
     parser.add_argument(

@@ -34,6 +34,7 @@ import numpy as np
 from simrec_node.graph import RawMessage, TypeInfo, resolve_topic
 from simrec_node.graph.names import validate_node_name
 from simrec_node.mcap import metadata as metadata_names
+from simrec_node.mcap.writer import CHUNK_SIZE
 from simrec_node.msgs import Episode
 from simrec_node.msgs.tensor_codec import encode_tensor
 from simrec_node.record import (
@@ -238,7 +239,7 @@ class Recorder(GenesisRecording):
         min_free_space: int = 0,
         on_disk_full: str = "stop",
         start_paused: bool = False,
-        chunk_size: int = 4 * 1024 * 1024,
+        chunk_size: int = CHUNK_SIZE,
         dt: float | None = None,
     ) -> None:
         self._closed = True  # until the engine runs: __del__ and atexit leave it alone

@@ -4,6 +4,6 @@ Every other part of simrec reads and writes MCAP bytes through this package; it 
 feature package.
 """
 
-from .writer import MAGIC, McapWriter
+from .writer import CHUNK_SIZE, MAGIC, McapWriter
 
-__all__ = ["MAGIC", "McapWriter"]
+__all__ = ["CHUNK_SIZE", "MAGIC", "McapWriter"]

@@ -42,7 +42,9 @@ from .records import (
     Opcode,
 )
 
-__all__ = ["MAGIC", "McapWriter"]
+__all__ = ["CHUNK_SIZE", "MAGIC", "McapWriter"]
+
+CHUNK_SIZE = 4 << 20  # the default chunk size of every simrec writer (the recorders, the CLI)
 
 # opcode u8, record length u64, channel_id u16, sequence u32, log_time u64, publish_time u64.
 _MESSAGE_HEADER = struct.Struct("<BQHIQQ")
@@ -179,7 +181,7 @@ class McapWriter:
         output: str | os.PathLike[str] | BinaryIO,
         *,
         compression: str = "zstd",
-        chunk_size: int = 4 * 1024 * 1024,
+        chunk_size: int = CHUNK_SIZE,
         profile: str = "",
         library: str = "simrec",
         compression_level: int = 2,

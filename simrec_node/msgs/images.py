@@ -156,7 +156,9 @@ _JPEG_OUTPUT = {"YCbCr": "RGB", "RGB": "RGB", "Gray": "GRAY"}
 
 def _decode_jpeg(data: bytes, out: np.ndarray | None) -> np.ndarray | None:
     """A JPEG's pixels through simplejpeg (libjpeg-turbo straight into a numpy array, into
-    ``out`` when they fit it), None to leave it to Pillow. The same libjpeg-turbo decode
+    ``out`` when they fit it), None to leave it to Pillow: other colour spaces, and data libjpeg
+    decodes only with a warning (extraneous bytes before a marker), which Pillow decodes and a
+    truncated frame, which Pillow refuses with its reason. The same libjpeg-turbo decode
     (accurate DCT, smooth upsampling) as Pillow's, pixel for pixel, without Pillow's file object,
     image buffer and ``tobytes`` copy: a 640x480 frame in 0.63 ms here against Pillow's 2.6 ms."""
     try:
@@ -169,8 +171,8 @@ def _decode_jpeg(data: bytes, out: np.ndarray | None) -> np.ndarray | None:
             simplejpeg.decode_jpeg(data, colorspace=output, buffer=out)
             return out
         pixels = simplejpeg.decode_jpeg(data, colorspace=output)
-    except ValueError as exc:
-        raise ValueError(f"cannot decode jpeg image data: {exc}") from None
+    except ValueError:  # strict about what libjpeg only warns of: Pillow decodes or says why not
+        return None
     return pixels[:, :, 0] if output == "GRAY" else pixels
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simrec_node.graph import TypeInfo
+from simrec_node.mcap.writer import CHUNK_SIZE
 from simrec_node.version import __version__
 
 from .errors import RecordError
@@ -38,7 +39,7 @@ class EngineOptions:
 
     output: Path  # the file; for a split or snapshot recording, the directory of numbered files
     compression: str = "zstd"
-    chunk_size: int = 4 * 1024 * 1024
+    chunk_size: int = CHUNK_SIZE
     max_messages: int | None = None
     max_queue_bytes: int = 64 * 1024 * 1024  # bigger measured slower: fresh memory costs page faults
     max_queue_messages: int | None = None
