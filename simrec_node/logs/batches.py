@@ -125,8 +125,7 @@ def _of_one_size(records: bytes | bytearray | memoryview) -> tuple[np.ndarray, .
     if np.any(heads["opcode"] != _MESSAGE) or np.any(heads["length"] != length):
         return None
     offsets = np.arange(0, size, step, dtype=np.int64)
-    cid = heads["channel"].astype(np.int64)
-    return cid, heads["sequence"], heads["log_time"], heads["publish_time"], offsets + _HEAD, offsets + step
+    return _columns(heads, offsets, offsets + step)
 
 
 def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> tuple[np.ndarray, ...] | None:
@@ -150,11 +149,17 @@ def _from_index(records: bytes | bytearray | memoryview, index: np.ndarray) -> t
     end = offsets + PREFIX.size + length.astype(np.int64)
     if end[-1] != size or np.any(end[:-1] != offsets[1:]):
         return None
-    cid = heads["channel"].astype(np.int64)
-    log_time = heads["log_time"]
+    found = _columns(heads, offsets, end)
+    cid, log_time = found[0], found[2]
     if np.any(cid != index[:, 0].astype(np.int64)) or np.any(log_time != index[:, 1]):
         return None
-    return cid, heads["sequence"], log_time, heads["publish_time"], offsets + _HEAD, end
+    return found
+
+
+def _columns(heads: np.ndarray, offsets: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(channel, sequence, log_time, publish_time, payload start, payload end) of checked heads."""
+    cid = heads["channel"].astype(np.int64)
+    return cid, heads["sequence"], heads["log_time"], heads["publish_time"], offsets + _HEAD, end
 
 
 def message_records(

@@ -375,7 +375,7 @@ class LogFile:
                 raise Damage(head.offset, "the file ends inside the chunk")
             _will_need(self.buf, head.data_start, head.data_end)
             return chunk_records(self.buf, head)
-        into = self._buffers.take(head.uncompressed_size) if head.compression in ("", "zstd") else None
+        into = self._buffers.take(head.uncompressed_size)  # used where the decompressor can (mcap)
         if head.compression or into is None or size != head.uncompressed_size:
             data = os.pread(self._fd, size, head.data_start)
             got = len(data)
