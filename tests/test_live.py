@@ -41,6 +41,20 @@ def start_client(url: str, *args: str) -> subprocess.Popen:
     )
 
 
+def lines_until(stream, needle: str, timeout_s: float) -> list[dict]:
+    """A client's events up to and including the first line containing ``needle``."""
+    events = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        events.append(json.loads(line))
+        if needle in line:
+            return events
+    raise AssertionError(f"never saw {needle!r}; got: {events}")
+
+
 def client_events(client: subprocess.Popen, timeout_s: float = 60) -> list[dict]:
     out, err = client.communicate(timeout=timeout_s)
     events = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -102,10 +116,18 @@ def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
     client = start_client(
         url, "--topic", "/test/data", "--count", "30", "--graph", "/test/data", "--timeout", "45"
     )
+    # The first message makes the topic known (advertised); the other 299 wait until the viewer
+    # has subscribed, so a viewer slow to start cannot miss them all.
     publisher = start_process(
-        publisher_command("--type", "scalars", "--count", "300", "--rate", "100"), domain
+        publisher_command("--type", "scalars", "--count", "300", "--rate", "100", "--pause-after", "1"),
+        domain,
+        stdin=subprocess.PIPE,
     )
-    events = client_events(client)
+    wait_for_line(publisher.stdout, "paused", timeout_s=30)
+    early = lines_until(client.stdout, '"subscribed"', timeout_s=30)
+    publisher.stdin.write("go\n")
+    publisher.stdin.flush()
+    events = early + client_events(client)
     publisher.communicate(timeout=30)
     assert publisher.returncode == 0
     err = stop(recorder)

@@ -3,6 +3,8 @@
 Prints ``ready`` once a subscriber matches, then ``published N (K through the shared-memory
 pool)`` when done. ``--type custom``
 publishes a message type built at run time, so the receiving side has no code for it.
+``--pause-after K`` publishes K messages, prints ``paused`` and waits for a line on stdin before
+the rest (a test lets a viewer subscribe to the topic those first messages made known).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=0, help="extra payload bytes (custom type label)")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for a subscriber")
     parser.add_argument("--linger", type=float, default=1.0, help="seconds to stay up after the last message")
+    parser.add_argument("--pause-after", type=int, default=None, help="wait for stdin after K messages")
     args = parser.parse_args()
 
     with Node("test_publisher") as node:
@@ -55,6 +58,10 @@ def main() -> None:
         period = 1.0 / args.rate if args.rate > 0 else 0.0
         next_time = time.monotonic()
         for i in range(args.count):
+            if i == args.pause_after:
+                print("paused", flush=True)
+                sys.stdin.readline()
+                next_time = time.monotonic()
             publisher.publish(make(i))
             if period:
                 next_time += period
