@@ -46,8 +46,9 @@ def test_a_service_call_pauses_the_recorder_and_the_file_and_recorder_status_agr
     ensure_node_peers()
     output = tmp_path / "paused.mcap"
     recorder, url = start_live_recorder(domain, output, "/test/data")
+    # 8 s of messages: the pause must fall inside them however slowly the viewer starts
     publisher = start_process(
-        publisher_command("--type", "scalars", "--count", "400", "--rate", "100"), domain
+        publisher_command("--type", "scalars", "--count", "800", "--rate", "100"), domain
     )
     wait_for_line(publisher.stdout, "ready")
     time.sleep(0.5)
@@ -67,7 +68,7 @@ def test_a_service_call_pauses_the_recorder_and_the_file_and_recorder_status_agr
     publisher.communicate(timeout=60)
     stop(recorder)
     steps = [m.step for m in messages_in(output, "/test/data")]
-    assert steps == sorted(steps) and len(steps) < 400
+    assert steps == sorted(steps) and len(steps) < 800
     # The pause: a run of at least 1 s at 100 Hz that the file lacks, between recorded steps.
     assert max(b - a for a, b in itertools.pairwise(steps)) >= 50, steps
 
