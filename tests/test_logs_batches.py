@@ -18,6 +18,7 @@ from simrec_node.convert import collect
 from simrec_node.convert.collect import TopicTable
 from simrec_node.convert.pixels import FrameRows
 from simrec_node.logs import Log
+from simrec_node.logs.buffers import Buffers
 from simrec_node.mcap.records import ChunkHeader
 from simrec_node.msgs import (
     decode_image,
@@ -355,6 +356,20 @@ def test_frames_are_decoded_into_their_column_whatever_their_format(tmp_path: Pa
                 rows.add(batch, np.arange(len(batch)))
         assert rows.finish() == 2
         np.testing.assert_array_equal(small.arrays()["data"], _frames_one_by_one(reader, "/cam/rgb"))
+
+
+def test_a_chunk_buffer_is_handed_out_again_once_nothing_refers_to_it() -> None:
+    pool = Buffers(most=2)
+    first = pool.take(1000)
+    address = first.ctypes.data
+    view = memoryview(first)[10:20]  # a payload kept past its chunk
+    del first
+    second = pool.take(1000)
+    assert second.ctypes.data != address  # never written under a live view
+    del view, second
+    again = [pool.take(1000) for _ in range(2)]
+    assert address in {buffer.ctypes.data for buffer in again}  # reused on this interpreter
+    assert pool.take(1 << 30) is None  # a size past the pool's: read without it
 
 
 @pytest.mark.parametrize("compression", ["zstd", "none"])

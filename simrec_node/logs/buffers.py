@@ -30,6 +30,26 @@ def empty_bytes(nbytes: int) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype=np.uint8)
 
 
+def _references(buffers: list[np.ndarray], i: int) -> int:
+    """CPython's reference count of ``buffers[i]``: the one expression ``Buffers`` judges by."""
+    return sys.getrefcount(buffers[i])
+
+
+def _free_count() -> int | None:
+    """What ``_references`` says of a buffer that only its list refers to, checked on this
+    interpreter to go up by one with a view of it and back down without; None where it does not
+    (an interpreter that counts differently): then no buffer is handed out twice."""
+    probe = [np.empty(8, dtype=np.uint8)]
+    free = _references(probe, 0)
+    view = probe[0][2:]
+    held = _references(probe, 0)
+    del view
+    return free if held == free + 1 and _references(probe, 0) == free else None
+
+
+_FREE = _free_count()
+
+
 class Buffers:
     """Up to ``most`` chunk buffers of up to ``most_bytes`` each, handed out again once free.
 
@@ -47,13 +67,12 @@ class Buffers:
     def take(self, size: int) -> np.ndarray | None:
         """A buffer of at least ``size`` bytes that nothing else refers to (contents undefined);
         None past ``most_bytes`` (a size read from a file may be damage: the caller reads such a
-        chunk as it would without a pool)."""
-        if size > self._most_bytes:
+        chunk as it would without a pool), and None where reference counts cannot tell."""
+        if size > self._most_bytes or _FREE is None:
             return None
         with self._lock:
             buffers = self._buffers
-            # free: referred to by the list and by the call alone
-            free = [i for i in range(len(buffers)) if sys.getrefcount(buffers[i]) == 2]
+            free = [i for i in range(len(buffers)) if _references(buffers, i) == _FREE]
             for i in free:
                 if len(buffers[i]) >= size:
                     return buffers[i]
