@@ -147,6 +147,27 @@ def test_many_logs_make_one_dataset(tmp_path: Path) -> None:
     assert len(_video_frames(tmp_path / "ds/videos/observation.images.front/chunk-000/file-000.mp4")) == 30
 
 
+def test_a_folder_of_runs_gives_each_run_its_own_episodes(tmp_path: Path, capsys) -> None:
+    """Two runs side by side in one directory, both from sim time 0: read as one log, their frames
+    would interleave on the sim-time axis; each is a log of its own, as if named one by one."""
+    pytest.importorskip("pyarrow")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    a = sim_log(runs / "a.mcap", (10, 12))
+    b = sim_log(runs / "b.mcap", (8,))
+    code, out, err = _convert(capsys, str(runs), "-o", str(tmp_path / "folder"), "--format", "lerobot")
+    assert code == 0, err
+    assert "3 episodes, 30 frames at 50 fps from 2 logs" in out
+    export_lerobot([runs / "a.mcap", runs / "b.mcap"], tmp_path / "files")
+    folder = _table(tmp_path / "folder/data/chunk-000/file-000.parquet")
+    files = _table(tmp_path / "files/data/chunk-000/file-000.parquet")
+    np.testing.assert_array_equal(folder["observation.state"], np.concatenate([a["state"], b["state"]]))
+    for key in ("observation.state", "action", "episode_index", "frame_index", "timestamp"):
+        np.testing.assert_array_equal(folder[key], files[key])
+    episodes = _table(tmp_path / "folder/meta/episodes/chunk-000/file-000.parquet")
+    assert [Path(s).name for s in episodes["simrec/source"]] == ["a.mcap", "a.mcap", "b.mcap"]
+
+
 def test_mapping_file_and_flags(tmp_path: Path, capsys) -> None:
     pytest.importorskip("pyarrow")
     logged = sim_log(tmp_path / "sim.mcap", (10, 10), camera=False)

@@ -23,6 +23,7 @@ from simrec_node.cli.main import main
 from simrec_node.convert import Mp4Options, convert_to_mp4, open_log
 from simrec_node.graph import Node
 from simrec_node.info import log_files, render_summary, summarize, summarize_log
+from simrec_node.logs import recordings
 from simrec_node.msgs import (
     CompressedImage,
     Episode,
@@ -425,3 +426,42 @@ def test_a_real_split_recording_reads_as_one_log(domain: str, tmp_path: Path, ca
     data = json.loads(capsys.readouterr().out)
     assert data["message_count"] == count == sum(f["message_count"] for f in data["files"])
     assert len(data["files"]) == len(files)
+    assert recordings(run) == [run]  # the recorder's split files say they are one recording
+
+
+def _foreign(path: Path, events: list[tuple[int, str, bytes]]) -> Path:
+    """A file of another tool: the `mcap` package's writer, no simrec metadata."""
+    with open(path, "wb") as f:
+        w = Writer(f)
+        w.start()
+        cid = w.register_channel("/x", "json", w.register_schema("x", "jsonschema", b"{}"))
+        for t, _, _ in events:
+            w.add_message(cid, log_time=t, publish_time=t, data=b"{}")
+        w.finish()
+    return path
+
+
+def test_a_directory_is_one_recording_only_when_its_files_say_so(
+    logs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, whole = logs
+    assert recordings(run) == [run]  # simrec.split records, one name, one simrec.recording
+    assert recordings(whole) == [whole]
+    assert recordings([whole, whole.parent / "x.mcap"]) == [[whole, whole.parent / "x.mcap"]]
+    side_by_side = tmp_path / "runs"  # two recordings, not split: each its own
+    side_by_side.mkdir()
+    shutil.copy(whole, side_by_side / "a.mcap")
+    shutil.copy(whole, side_by_side / "b.mcap")
+    assert recordings(side_by_side) == [str(side_by_side / "a.mcap"), str(side_by_side / "b.mcap")]
+    mixed = tmp_path / "mixed"  # a split file next to another tool's file
+    mixed.mkdir()
+    shutil.copy(parts(run)[0], mixed / "run_0.mcap")
+    _foreign(mixed / "run_1.mcap", file_events(1))
+    assert len(recordings(mixed)) == 2
+    foreign = tmp_path / "foreign"  # another tool's files: their names decide
+    foreign.mkdir()
+    for n in range(2):
+        _foreign(foreign / f"bag_{n}.mcap", file_events(n))
+    assert recordings(foreign) == [foreign]
+    (foreign / "bag_1.mcap").rename(foreign / "other.mcap")
+    assert len(recordings(foreign)) == 2

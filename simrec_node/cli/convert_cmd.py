@@ -291,6 +291,7 @@ def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
 def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
     from simrec_node.convert.lerobot import export_lerobot
     from simrec_node.convert.lerobot_mapping import load_mapping_file, parse_map_flag
+    from simrec_node.logs import recordings
 
     if (
         args.topics
@@ -307,6 +308,7 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
         )
     mapping, settings = load_mapping_file(args.mapping) if args.mapping else ({}, {})
     mapping.update(parse_map_flag(text) for text in args.feature_map)
+    files = [log for name in files for log in recordings(name)]  # as the export counts logs
     stop = install_stop_handlers()
     bars: list[ProgressBar] = []
     done_before = [0]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from simrec_node.info import LogSpec
+from simrec_node.logs import recordings
 
 from .errors import ConvertError
 from .frames import FrameDecoder, pad_even
@@ -400,7 +401,8 @@ def export_lerobot(
     progress: Callable[[int, int], None] | None = None,
 ) -> LeRobotResult:
     """Write the episodes of ``logs`` (each a file, a split directory, or a list of files read as
-    one log) as one LeRobot v3.0 dataset in ``out_dir``.
+    one log; a directory of separate recordings gives each of its files as a log, see
+    ``simrec_node.logs.recordings``) as one LeRobot v3.0 dataset in ``out_dir``.
 
     Args:
         mapping: explicit features over the default mapping: ``{key: FeatureSource | None}``, or
@@ -421,7 +423,8 @@ def export_lerobot(
     explicit, settings = _explicit(mapping)
     fps = fps if fps is not None else settings.get("fps")
     task = task if task is not None else settings.get("task")
-    specs: list[LogSpec] = [logs] if isinstance(logs, str | os.PathLike) else list(logs)
+    given: list[LogSpec] = [logs] if isinstance(logs, str | os.PathLike) else list(logs)
+    specs = [log for spec in given for log in recordings(spec)]  # a folder of runs: each its own
     if not specs:
         raise ConvertError("no log to export")
     dataset: _Dataset | None = None

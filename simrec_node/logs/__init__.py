@@ -10,5 +10,16 @@ from .file import LogFile
 from .files import LogSpec
 from .log import ALL_TIME, Log
 from .model import Channel, Message
+from .recordings import recordings
 
-__all__ = ["ALL_TIME", "Batch", "Channel", "Log", "LogFile", "LogFileError", "LogSpec", "Message"]
+__all__ = [
+    "ALL_TIME",
+    "Batch",
+    "Channel",
+    "Log",
+    "LogFile",
+    "LogFileError",
+    "LogSpec",
+    "Message",
+    "recordings",
+]

@@ -575,6 +575,22 @@ class LogFile:
             )
         return self._holds  # type: ignore[return-value]
 
+    def metadata(self, name: str) -> dict[str, str] | None:
+        """The values of the first Metadata record called ``name`` (``simrec_node.mcap.metadata``):
+        through the summary's metadata indexes where they index every record, else from the data
+        section's walk; None when there is no such record (or it is unreadable)."""
+        summary = self.summary
+        if summary is not None and summary.statistics.metadata_count <= len(summary.metadata_indexes):
+            for index in sorted(summary.metadata_indexes, key=lambda mi: mi.offset):
+                if index.name == name:
+                    try:
+                        body = record_span(self.buf, index.offset, self.size, Opcode.METADATA)
+                        return parse_metadata(self.buf, *body)[1]
+                    except PARSE_ERRORS:
+                        return None
+            return None
+        return next((values for found, values in self.layout().metadata if found == name), None)
+
     def time_range(self) -> tuple[int | None, int | None]:
         """First and last log time: the summary's (see `summary_time_range`), else the chunk
         headers and loose messages (no decompression)."""

@@ -64,13 +64,22 @@ def _is_mcap(entry: Path) -> bool:
     return entry.suffix.lower() == ".mcap" and not entry.name.startswith(".") and entry.is_file()
 
 
-def play_order(files: list[Path], starts: list[int | None]) -> list[int]:
-    """Indexes of ``files`` in playing order: by the ``_<N>`` suffix when all share one ``<name>_``
-    prefix, else by first message time (files without messages last)."""
+def split_numbers(files: list[Path]) -> list[int] | None:
+    """Each file's ``<N>`` where all are named as one split recording's files (``<name>_<N>.mcap``,
+    one ``<name>``, no ``N`` twice); else None."""
     matches = [_SPLIT_NAME.match(path.name) for path in files]
-    if all(matches):
-        prefixes = {m["prefix"] for m in matches}  # type: ignore[index]
-        numbers = [int(m["index"]) for m in matches]  # type: ignore[index]
-        if len(prefixes) == 1 and len(set(numbers)) == len(numbers):
-            return sorted(range(len(files)), key=numbers.__getitem__)
+    if not all(matches):
+        return None
+    numbers = [int(m["index"]) for m in matches]  # type: ignore[index]
+    if len({m["prefix"] for m in matches}) != 1 or len(set(numbers)) != len(numbers):  # type: ignore[index]
+        return None
+    return numbers
+
+
+def play_order(files: list[Path], starts: list[int | None]) -> list[int]:
+    """Indexes of ``files`` in playing order: by the ``_<N>`` suffix when they are named as one
+    split recording's files, else by first message time (files without messages last)."""
+    numbers = split_numbers(files)
+    if numbers is not None:
+        return sorted(range(len(files)), key=numbers.__getitem__)
     return sorted(range(len(files)), key=lambda i: (starts[i] is None, starts[i] or 0, i))
