@@ -213,6 +213,10 @@ def test_convert_ray_writes_what_the_serial_run_writes(ray, logs, tmp_path: Path
     assert code == 0 and "wrote 3 npz outputs" in stdout and "a.mcap -> a.npz" in stdout
     with np.load(tmp_path / "npz" / "b.npz") as npz:
         np.testing.assert_array_equal(npz["/sim/state/tensors.qpos"], _state(paths[1])["tensors.qpos"])
+    # their folder, which holds three separate logs (not one split recording's parts): each its own
+    code = main(["convert", str(tmp_path), "--ray", "--format", "npz", "-o", str(tmp_path / "folder")])
+    stdout = capsys.readouterr().out
+    assert code == 0 and "wrote 3 npz outputs" in stdout and "c.mcap -> c.npz" in stdout
     # the serial run's options, every one (--keys short too)
     code = main(
         [

@@ -21,6 +21,7 @@ from simrec_node.convert import (
 )
 from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
+from simrec_node.logs import recordings
 
 from .convert_options import npz_options, parquet_options
 from .convert_ray import add_arguments as add_ray_arguments
@@ -196,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
         args.topics, args.files = take_back_paths(args.topics)
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
+    if args.ray or args.ray_address or args.format == "lerobot":  # each log on its own: count them
+        files = [log for name in files for log in recordings(name)]
     if (args.ray or args.ray_address) and args.format != "lerobot":
         lines = run_ray(args, files)
         if not args.quiet:
@@ -291,7 +294,6 @@ def _run_parquet(args: argparse.Namespace, reader, progress) -> list[str]:
 def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
     from simrec_node.convert.lerobot import export_lerobot
     from simrec_node.convert.lerobot_mapping import load_mapping_file, parse_map_flag
-    from simrec_node.logs import recordings
 
     if (
         args.topics
@@ -308,7 +310,6 @@ def _run_lerobot(args: argparse.Namespace, files: list[str]) -> int:
         )
     mapping, settings = load_mapping_file(args.mapping) if args.mapping else ({}, {})
     mapping.update(parse_map_flag(text) for text in args.feature_map)
-    files = [log for name in files for log in recordings(name)]  # as the export counts logs
     stop = install_stop_handlers()
     bars: list[ProgressBar] = []
     done_before = [0]
