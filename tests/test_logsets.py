@@ -23,7 +23,7 @@ from simrec_node.cli.main import main
 from simrec_node.convert import Mp4Options, convert_to_mp4, open_log
 from simrec_node.graph import Node
 from simrec_node.info import log_files, render_summary, summarize, summarize_log
-from simrec_node.logs import recordings
+from simrec_node.logs import each_recording, recordings
 from simrec_node.msgs import (
     CompressedImage,
     Episode,
@@ -453,6 +453,8 @@ def test_a_directory_is_one_recording_only_when_its_files_say_so(
     shutil.copy(whole, side_by_side / "a.mcap")
     shutil.copy(whole, side_by_side / "b.mcap")
     assert recordings(side_by_side) == [str(side_by_side / "a.mcap"), str(side_by_side / "b.mcap")]
+    assert each_recording([side_by_side, run]) == [*recordings(side_by_side), run]
+    assert each_recording(whole) == [whole]
     mixed = tmp_path / "mixed"  # a split file next to another tool's file
     mixed.mkdir()
     shutil.copy(parts(run)[0], mixed / "run_0.mcap")

@@ -21,7 +21,7 @@ from simrec_node.convert import (
 )
 from simrec_node.convert.episodes import prefix
 from simrec_node.convert.mp4 import is_directory_output
-from simrec_node.logs import recordings
+from simrec_node.logs import each_recording
 
 from .convert_options import npz_options, parquet_options
 from .convert_ray import add_arguments as add_ray_arguments
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     files = require_files(args.files, "simrec convert run.mcap -t /sim/state -o out.npz")
     refuse_stray_topics(files, args.topics)
     if args.ray or args.ray_address or args.format == "lerobot":  # each log on its own: count them
-        files = [log for name in files for log in recordings(name)]
+        files = each_recording(files)
     if (args.ray or args.ray_address) and args.format != "lerobot":
         lines = run_ray(args, files)
         if not args.quiet:

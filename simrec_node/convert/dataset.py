@@ -20,6 +20,8 @@ try:
 except ImportError as exc:  # the CLI and the NPZ/MP4 converters work without torch
     raise ImportError("simrec's torch datasets need PyTorch: pip install torch") from exc
 
+from simrec_node.logs import each_recording
+
 from .collect import collect
 from .errors import ConvertError
 from .fields import flatten
@@ -55,9 +57,8 @@ class StateBatchDataset(Dataset):
     """
 
     def __init__(self, paths: PathLike | Iterable[PathLike], topic: str | None = None) -> None:
-        paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         self._logs: list[dict[str, np.ndarray]] = []
-        for path in paths:
+        for path in each_recording(paths):
             reader = open_log(path)
             name = _state_topic(reader, topic)
             self._logs.append(collect(reader, [name]).tables[name].arrays())
@@ -86,7 +87,7 @@ class LogIterableDataset(IterableDataset):
         start: float | None = None,
         end: float | None = None,
     ) -> None:
-        self.paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        self.paths = each_recording(paths)
         self.topics = list(topics) if topics is not None else None
         self.start, self.end = start, end
 

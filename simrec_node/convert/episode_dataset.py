@@ -30,6 +30,8 @@ try:
 except ImportError as exc:  # the CLI and the converters work without torch
     raise ImportError("simrec's torch datasets need PyTorch: pip install torch") from exc
 
+from simrec_node.logs import each_recording
+
 from .batch_ring import BatchLoader
 from .dataset import _state_topic
 from .errors import ConvertError
@@ -62,7 +64,7 @@ class EpisodeDataset(Dataset):
         topic: str | None = None,
         windows: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
-        paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        paths = each_recording(paths)  # a folder of runs: each run its own episodes
         if not paths:
             raise ConvertError("EpisodeDataset needs at least one log")
         self.samples = build_samples([read_topic(p, topic) for p in paths])

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from simrec_node.info import LogSpec
-from simrec_node.logs import recordings
+from simrec_node.logs import each_recording
 
 from .errors import ConvertError
 from .frames import FrameDecoder, pad_even
@@ -423,8 +423,7 @@ def export_lerobot(
     explicit, settings = _explicit(mapping)
     fps = fps if fps is not None else settings.get("fps")
     task = task if task is not None else settings.get("task")
-    given: list[LogSpec] = [logs] if isinstance(logs, str | os.PathLike) else list(logs)
-    specs = [log for spec in given for log in recordings(spec)]  # a folder of runs: each its own
+    specs = each_recording(logs)  # a folder of runs: each run its own log
     if not specs:
         raise ConvertError("no log to export")
     dataset: _Dataset | None = None

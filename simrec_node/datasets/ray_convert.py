@@ -22,7 +22,7 @@ from simrec_node.convert import convert_to_npz, convert_to_parquet, open_log
 from simrec_node.convert.output import check_output, create_directory
 from simrec_node.convert.parquet import check_parquet_output
 from simrec_node.errors import SimrecError
-from simrec_node.logs import recordings
+from simrec_node.logs import each_recording
 
 from .errors import DatasetError
 from .ray_local import ray_session
@@ -85,7 +85,7 @@ def plan(
     for, and the outputs are distinct and not in the way."""
     if fmt not in CONVERTERS:
         raise DatasetError(f"--ray converts to {', '.join(CONVERTERS)}, not {fmt}")
-    logs = [log for spec in logs for log in recordings(spec)]  # a folder of runs: each its own
+    logs = each_recording(logs)  # a folder of runs: each run its own log
     if not logs:
         raise DatasetError("no log to convert")
     converter = CONVERTERS[fmt]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from simrec_node.convert.lerobot import LeRobotResult, check_lerobot_output, export_lerobot
 from simrec_node.convert.lerobot_merge import merge_lerobot
-from simrec_node.logs import recordings
+from simrec_node.logs import each_recording
 
 from .errors import DatasetError
 from .ray_convert import run_tasks
@@ -51,7 +51,7 @@ def export_lerobot_ray(
         ConvertError: an output directory that holds something else, parts of other fps or
             features (nothing is left behind).
     """
-    names = [os.fspath(one) for log in logs for one in recordings(log)]  # a folder of runs: each its own
+    names = [os.fspath(log) for log in each_recording(logs)]  # a folder of runs: each run its own
     if not names:
         raise DatasetError("no log to export")
     target = check_lerobot_output(out_dir, overwrite=overwrite)  # before any task runs

@@ -10,7 +10,7 @@ from .file import LogFile
 from .files import LogSpec
 from .log import ALL_TIME, Log
 from .model import Channel, Message
-from .recordings import recordings
+from .recordings import each_recording, recordings
 
 __all__ = [
     "ALL_TIME",
@@ -21,5 +21,6 @@ __all__ = [
     "LogFileError",
     "LogSpec",
     "Message",
+    "each_recording",
     "recordings",
 ]

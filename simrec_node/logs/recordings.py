@@ -4,12 +4,14 @@ or separate runs side by side (``runs/a.mcap``, ``runs/b.mcap``).
 ``Log`` reads a directory as one log either way (its files one after another in time). Where
 recordings must stay apart, as in a LeRobot dataset whose frames are sampled on each log's sim
 time (two runs that both start at sim time 0, read as one log, interleave), ``recordings``
-splits such a directory into its files.
+splits such a directory into its files; ``each_recording`` does it for an argument naming many
+logs (the LeRobot export, ``convert --ray``, the torch datasets).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from simrec_node.mcap import metadata as names
@@ -26,6 +28,13 @@ def recordings(spec: LogSpec) -> list[LogSpec]:
         return [spec]
     _, paths = resolve([os.fspath(spec)])
     return [spec] if one_recording(paths) else [str(path) for path in paths]
+
+
+def each_recording(specs: LogSpec | Iterable[LogSpec]) -> list[LogSpec]:
+    """The logs of an argument that names one log or several (a path, or an iterable of them), a
+    folder of separate runs as its files (``recordings``): what takes many logs reads these."""
+    given = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
+    return [log for spec in given for log in recordings(spec)]
 
 
 def one_recording(paths: list[Path]) -> bool:
