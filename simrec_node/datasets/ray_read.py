@@ -15,6 +15,8 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from simrec_node.logs import each_recording
+
 from .errors import DatasetError
 from .ray_local import import_ray, start_ray
 from .rows import check_rows, log_topics
@@ -29,9 +31,10 @@ def read_ray(
     **read_args: Any,
 ) -> Any:
     """A ``ray.data.Dataset`` of the logs at ``paths`` (files or split directories, one read task
-    each, in order): ``rows="message"`` (one topic), ``"episode"`` (one topic) or ``"file"``;
-    see ``datasets/rows.py`` for the columns. ``topics``: a topic or a list (default: every
-    numeric topic). ``read_args`` go to ``ray.data.read_datasource`` (``concurrency``, ...).
+    each, in order; a folder of separate runs gives each of its files): ``rows="message"`` (one
+    topic), ``"episode"`` (one topic) or ``"file"``; see ``datasets/rows.py`` for the columns.
+    ``topics``: a topic or a list (default: every numeric topic). ``read_args`` go to
+    ``ray.data.read_datasource`` (``concurrency``, ...).
 
     Starts a local Ray on loopback where none is running (``ray.init(address=...)`` first to use a
     cluster). The logs are checked here, before any task runs: a missing log or topic is one
@@ -41,7 +44,7 @@ def read_ray(
     >>> for batch in ds.iter_batches(batch_size=None, batch_format="numpy"): ...
     """
     check_rows(rows)
-    logs = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    logs = each_recording(paths)  # a folder of runs: each run its own read task
     if not logs:
         raise DatasetError("read_ray needs at least one log")
     wanted = [topics] if isinstance(topics, str) else topics
