@@ -38,8 +38,9 @@ def start_process(command: list[str], domain: str, **kwargs) -> subprocess.Popen
     )
 
 
-def wait_for_line(stream, needle: str, timeout_s: float = 20.0) -> str:
-    """Read lines until one contains ``needle``; fail with what was read otherwise."""
+def read_until(stream, needle: str, timeout_s: float = 20.0) -> list[str]:
+    """Read lines until one contains ``needle``: every line read, that one last; fail with what
+    was read otherwise."""
     seen = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -48,8 +49,13 @@ def wait_for_line(stream, needle: str, timeout_s: float = 20.0) -> str:
             break
         seen.append(line)
         if needle in line:
-            return line
+            return seen
     raise AssertionError(f"never saw {needle!r}; got:\n{''.join(seen)}")
+
+
+def wait_for_line(stream, needle: str, timeout_s: float = 20.0) -> str:
+    """Read lines until one contains ``needle``, and return it (see ``read_until``)."""
+    return read_until(stream, needle, timeout_s)[-1]
 
 
 def drain(q: queue.Queue, count: int, timeout_s: float = 10.0) -> list:

@@ -24,7 +24,7 @@ from simrec_node.live import LiveBridge, LiveOptions
 from simrec_node.live.bridge import _MAX_HOLD
 from simrec_node.msgs import CompressedImage, Scalars
 
-from .conftest import publisher_command, simrec_command, start_process, wait_for_line
+from .conftest import publisher_command, read_until, simrec_command, start_process, wait_for_line
 from .mcap_interop import INTEROP_DIR, ensure_node_peers, node_validate
 
 CLIENT = INTEROP_DIR / "live_client.mjs"
@@ -39,20 +39,6 @@ def start_client(url: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         ["node", str(CLIENT), url, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def lines_until(stream, needle: str, timeout_s: float) -> list[dict]:
-    """A client's events up to and including the first line containing ``needle``."""
-    events = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        events.append(json.loads(line))
-        if needle in line:
-            return events
-    raise AssertionError(f"never saw {needle!r}; got: {events}")
 
 
 def client_events(client: subprocess.Popen, timeout_s: float = 60) -> list[dict]:
@@ -124,7 +110,7 @@ def test_record_serve_streams_decodable_messages_and_the_file_is_complete(
         stdin=subprocess.PIPE,
     )
     wait_for_line(publisher.stdout, "paused", timeout_s=30)
-    early = lines_until(client.stdout, '"subscribed"', timeout_s=30)
+    early = [json.loads(line) for line in read_until(client.stdout, '"subscribed"', timeout_s=30)]
     publisher.stdin.write("go\n")
     publisher.stdin.flush()
     events = early + client_events(client)
