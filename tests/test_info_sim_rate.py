@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from simrec_node.integrations import Recorder
+from simrec_node.mcap.source import read_footer
 from tests.conftest import REPO, simrec_command
 
 SIM_DT = 0.01  # 100 Hz sim
@@ -48,6 +49,24 @@ def test_in_process_log_rates_are_over_sim_time(tmp_path: Path) -> None:
     assert "'sim': over the messages' sim time (their publish time)" in text
     data = json.loads(_info(str(path), "--json").stdout)
     state = next(t for t in data["topics"] if t["topic"] == "/sim/state")
+    assert state["sim_frequency_hz"] == pytest.approx(100.0)
+    assert state["sim_first_ns"] == 0 and state["sim_last_ns"] == round((STEPS - 1) * SIM_DT * 1e9)
+
+
+def test_a_log_without_its_summary_has_the_same_sim_rates(tmp_path: Path) -> None:
+    """A crashed recording (no summary, no footer) is counted by a scan: its topics still carry
+    sim time, as `info` and the LeRobot export (frames sampled on sim time) need."""
+    path = tmp_path / "crashed.mcap"
+    with Recorder(path) as rec:
+        for step in range(STEPS):
+            rec.log("/sim/state", np.full(4, step, dtype=np.float32), sim_time=step * SIM_DT, step=step)
+    data = path.read_bytes()
+    footer = read_footer(data, len(data))
+    assert footer is not None and footer.summary_start > 0
+    path.write_bytes(data[: footer.summary_start])  # the data section only, as a crash leaves it
+    scanned = json.loads(_info(str(path), "--json").stdout)
+    assert scanned["indexed"] is False
+    state = next(t for t in scanned["topics"] if t["topic"] == "/sim/state")
     assert state["sim_frequency_hz"] == pytest.approx(100.0)
     assert state["sim_first_ns"] == 0 and state["sim_last_ns"] == round((STEPS - 1) * SIM_DT * 1e9)
 

@@ -19,7 +19,7 @@ class ChannelFacts:
     count: int = 0
     first_time_ns: int | None = None
     last_time_ns: int | None = None
-    # publish_time of the first and the last message (by log time), where read (indexed files).
+    # publish_time of the first and the last message (by log time).
     first_publish_ns: int | None = None
     last_publish_ns: int | None = None
 

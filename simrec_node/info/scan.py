@@ -28,12 +28,15 @@ def scan(file: LogFile) -> tuple[LogFacts, list[str]]:
             type_name=schema.name if schema else "",
             message_encoding=channel.message_encoding if channel is not None else "",
             count=found.counts.get(cid, 0),
-            first_time_ns=found.first.get(cid),
-            last_time_ns=found.last.get(cid),
         )
+        if cid in found.first:
+            ch = facts.channels[cid]
+            ch.first_time_ns, ch.first_publish_ns = found.first[cid]
+            ch.last_time_ns, ch.last_publish_ns = found.last[cid]
     facts.message_count = sum(found.counts.values())
     if found.first:
-        facts.start_ns, facts.end_ns = min(found.first.values()), max(found.last.values())
+        facts.start_ns = min(t for t, _ in found.first.values())
+        facts.end_ns = max(t for t, _ in found.last.values())
     where = [
         f"chunk at byte {offset} of {file.size} is corrupt ({reason}); its messages were skipped"
         for offset, reason in found.damaged

@@ -119,8 +119,10 @@ class Scan:
     schemas: dict[int, SchemaRecord] = field(default_factory=dict)
     channels: dict[int, ChannelRecord] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)
-    first: dict[int, int] = field(default_factory=dict)
-    last: dict[int, int] = field(default_factory=dict)
+    # channel -> (log_time, publish_time) of its first and last message by log time (the publish
+    # times say whether the channel carries sim time, as an index's first and last entries do)
+    first: dict[int, tuple[int, int]] = field(default_factory=dict)
+    last: dict[int, tuple[int, int]] = field(default_factory=dict)
     chunk_count: int = 0
     compression: set[str] = field(default_factory=set)
     damaged: list[tuple[int, str]] = field(default_factory=list)  # (offset, reason) of bad chunks
@@ -517,16 +519,17 @@ class LogFile:
         unpack = MESSAGE_HEAD.unpack_from
         message = int(Opcode.MESSAGE)
 
-        def count(cid: int, t: int) -> None:
+        def count(cid: int, t: int, published: int) -> None:
             counts[cid] = counts.get(cid, 0) + 1
-            if cid not in first or t < first[cid]:
-                first[cid] = t
-            if cid not in last or t > last[cid]:
-                last[cid] = t
+            if cid not in first or t < first[cid][0]:
+                first[cid] = (t, published)
+            if cid not in last or t > last[cid][0]:
+                last[cid] = (t, published)
 
         for piece in layout.pieces:
             if isinstance(piece, Loose):
-                count(unpack(self.buf, piece.body_start)[0], piece.log_time)
+                cid, _, t, published = unpack(self.buf, piece.body_start)
+                count(cid, t, published)
                 continue
             try:
                 records = self.records(piece)
@@ -538,8 +541,8 @@ class LogFile:
             scan.compression.add(piece.compression or "none")
             for opcode, start, end in spans:
                 if opcode == message:
-                    cid, _, t, _ = unpack(records, start)
-                    count(cid, t)
+                    cid, _, t, published = unpack(records, start)
+                    count(cid, t, published)
                 elif opcode == Opcode.SCHEMA or opcode == Opcode.CHANNEL:
                     try:
                         if opcode == Opcode.SCHEMA:
