@@ -455,6 +455,9 @@ def test_a_directory_is_one_recording_only_when_its_files_say_so(
     assert recordings(side_by_side) == [str(side_by_side / "a.mcap"), str(side_by_side / "b.mcap")]
     assert each_recording([side_by_side, run]) == [*recordings(side_by_side), run]
     assert each_recording(whole) == [whole]
+    said = "2 separate recordings, not one recording's split files"
+    assert said in summarize_log(side_by_side).warnings[0]  # `info` says so, and still sums them
+    assert not [w for w in summarize_log(run).warnings if "separate recordings" in w]
     mixed = tmp_path / "mixed"  # a split file next to another tool's file
     mixed.mkdir()
     shutil.copy(parts(run)[0], mixed / "run_0.mcap")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from simrec_node.logs import Log, LogFileError, LogSpec
+from simrec_node.logs import Log, LogFileError, LogSpec, same_recording
 
 from .episodes import episode_summary
 from .model import FileEntry, LogSummary, TopicSummary
@@ -48,6 +48,12 @@ def describe(log: Log, *, detail: bool = True) -> LogSet:
         summary = replace(summaries[0], episodes=episodes)
         return LogSet(log.name, files, [summary], summary, is_set=False)
     merged = merge_summaries(log.name, summaries)
+    if detail and os.path.isdir(log.name) and not same_recording(log.files):
+        merged.warnings.insert(
+            0,
+            f"{len(files)} separate recordings, not one recording's split files: summed here as one "
+            "log (convert --format lerobot and --ray take each on its own)",
+        )
     return LogSet(log.name, files, summaries, replace(merged, episodes=episodes), is_set=True)
 
 

@@ -10,7 +10,7 @@ from .file import LogFile
 from .files import LogSpec
 from .log import ALL_TIME, Log
 from .model import Channel, Message
-from .recordings import each_recording, recordings
+from .recordings import each_recording, recordings, same_recording
 
 __all__ = [
     "ALL_TIME",
@@ -23,4 +23,5 @@ __all__ = [
     "Message",
     "each_recording",
     "recordings",
+    "same_recording",
 ]

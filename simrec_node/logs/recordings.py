@@ -38,15 +38,29 @@ def each_recording(specs: LogSpec | Iterable[LogSpec]) -> list[LogSpec]:
 
 
 def one_recording(paths: list[Path]) -> bool:
-    """Whether ``paths`` are the parts of one recording: simrec's split files (each says so in its
-    ``simrec.split`` record, all with one name and one ``simrec.recording`` record), or files of
-    another tool with neither record, named as a split recording's (``run_0.mcap``, ``run_1.mcap``)."""
+    """Whether ``paths`` are the parts of one recording (see ``same_recording``)."""
     if len(paths) <= 1:
         return True
     marks = []
     for path in paths:
         with LogFile(path) as file:
-            marks.append((file.metadata(names.SPLIT), file.metadata(names.RECORDING)))
+            marks.append(_marks(file))
+    return _one(marks, paths)
+
+
+def same_recording(files: list[LogFile]) -> bool:
+    """Whether open ``files`` are the parts of one recording: simrec's split files (each says so
+    in its ``simrec.split`` record, all with one name and one ``simrec.recording`` record), or
+    files of another tool with neither record, named as a split recording's (``run_0.mcap``,
+    ``run_1.mcap``)."""
+    return len(files) <= 1 or _one([_marks(file) for file in files], [file.path for file in files])
+
+
+def _marks(file: LogFile) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    return file.metadata(names.SPLIT), file.metadata(names.RECORDING)
+
+
+def _one(marks: list[tuple[dict[str, str] | None, dict[str, str] | None]], paths: list[Path]) -> bool:
     if all(split is not None for split, _ in marks):
         return (
             len({(split or {}).get("name") for split, _ in marks}) == 1
